@@ -189,8 +189,10 @@ else:
 STORAGES = {
     "default": DEFAULT_STORAGE,
     "staticfiles": {
+        # Hashed, compressed names in production (collectstatic at image build); plain
+        # names when debugging and in tests (STATIC_MANIFEST=false), which skip collectstatic.
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if not DEBUG
+        if env.bool("STATIC_MANIFEST", default=not DEBUG)
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }

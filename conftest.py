@@ -1,0 +1,53 @@
+"""Shared fixtures: users per role and clients logged in as them."""
+
+import pytest
+
+from itassets.roles import ROLES
+
+
+@pytest.fixture
+def make_user(db, django_user_model):
+    """make_user("clerk", username=...) → a user in that role's group (no role: None)."""
+    from django.contrib.auth.models import Group
+
+    counter = {"n": 0}
+
+    def _make(role=None, *, username=None, password="Passw0rd!2026", **extra):
+        counter["n"] += 1
+        username = username or f"{role or 'user'}{counter['n']}"
+        user = django_user_model.objects.create_user(
+            username=username, password=password, **extra
+        )
+        if role:
+            user.groups.add(Group.objects.get(name=ROLES[role].group))
+        return user
+
+    return _make
+
+
+@pytest.fixture
+def client_as(client, make_user):
+    """client_as("employee") → the test client logged in as a new user of that role."""
+
+    def _login(role=None, user=None):
+        user = user or make_user(role)
+        client.force_login(user)
+        client.user = user
+        return client
+
+    return _login
+
+
+@pytest.fixture
+def admin_user_role(make_user):
+    return make_user("admin")
+
+
+@pytest.fixture
+def clerk(make_user):
+    return make_user("clerk")
+
+
+@pytest.fixture
+def employee(make_user):
+    return make_user("employee")
