@@ -288,7 +288,9 @@ class AssetModel(models.Model):
     model_number = models.CharField(_("model number"), max_length=100)
     specs = models.TextField(_("specifications"), blank=True)
     image = models.ImageField(_("image"), upload_to="models/", blank=True)
-    default_warranty_months = models.PositiveIntegerField(_("default warranty (months)"), default=36)
+    default_warranty_months = models.PositiveIntegerField(
+        _("default warranty (months)"), default=36
+    )
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -519,12 +521,12 @@ class Attachment(models.Model):
     def __str__(self):
         return self.original_name
 
+    def get_absolute_url(self):
+        return reverse("assets:attachment", args=[self.asset.tag, self.pk])
+
     @property
     def is_image(self) -> bool:
         return self.content_type.startswith("image/")
-
-    def get_absolute_url(self):
-        return reverse("assets:attachment", args=[self.asset.tag, self.pk])
 
 
 class UserPreference(models.Model):
