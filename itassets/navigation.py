@@ -1,12 +1,12 @@
 """The main navigation: each entry says who sees it. Later apps add their entries here."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
-from .roles import can_use_admin_site
+from .roles import can_use_admin_site, user_scope
 
 
 @dataclass(frozen=True)
@@ -18,8 +18,9 @@ class NavItem:
 
 
 NAV: list[NavItem] = [
-    NavItem(_("首页"), "home"),
-    NavItem(_("管理后台"), "admin:index", can_use_admin_site),
+    NavItem(_("Home"), "home"),
+    NavItem(_("Assets"), "assets:list", lambda user: user_scope(user) is not None),
+    NavItem(_("Administration"), "admin:index", can_use_admin_site),
 ]
 
 

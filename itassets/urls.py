@@ -29,5 +29,6 @@ urlpatterns = [
     ),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    path("assets/", include("assets.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,1 @@
+"""Views of the register, one module per page family (list, detail and forms, labels)."""
