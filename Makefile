@@ -42,6 +42,8 @@ format: install-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Extract English msgids into locale/zh_Hans/LC_MESSAGES/django.po and compile django.mo.
 messages: install-dev
-	DEBUG=true $(BIN)/python manage.py makemessages -l zh_Hans --no-obsolete --ignore=.venv --ignore=var --ignore=bench
-	DEBUG=true $(BIN)/python manage.py compilemessages -l zh_Hans --ignore=.venv
+	DEBUG=true $(BIN)/python manage.py makemessages -l zh_Hans --no-obsolete --add-location=file \
+		--ignore=.venv --ignore=var --ignore=bench --ignore=node_modules --ignore=static/vendor
+	DEBUG=true $(BIN)/python manage.py compilemessages -l zh_Hans --ignore=.venv --ignore=var --ignore=node_modules

@@ -3,6 +3,12 @@
 import pytest
 
 from itassets.roles import ROLES
+from itassets.testing.fixtures import (  # noqa: F401 (fixtures)
+    celery_worker,
+    redis_db,
+    s3_server,
+    s3_storage,
+)
 
 
 @pytest.fixture

@@ -4,4 +4,4 @@ from django.utils.translation import gettext_lazy as _
 
 class AssetsConfig(AppConfig):
     name = "assets"
-    verbose_name = _("资产")
+    verbose_name = _("Assets")

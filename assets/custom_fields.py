@@ -21,7 +21,9 @@ def category_schema(category: Category | None) -> list[CustomField]:
     """The fields of ``category`` and all its ancestors, ancestors first."""
     if category is None:
         return []
-    paths = [category.path[:i] for i in range(category.steplen, len(category.path) + 1, category.steplen)]
+    paths = [
+        category.path[:i] for i in range(category.steplen, len(category.path) + 1, category.steplen)
+    ]
     fields = CustomField.objects.filter(category__path__in=paths).select_related("category")
     return sorted(fields, key=lambda f: (f.category.depth, f.position, f.id))
 
@@ -76,9 +78,7 @@ def validate_values(schema: list[CustomField], raw: dict) -> dict:
         try:
             python = form_field_for(field).clean(value)
         except ValidationError as exc:
-            errors.setdefault(key, []).extend(
-                f"{field.label}: {m}" for m in exc.messages
-            )
+            errors.setdefault(key, []).extend(f"{field.label}: {m}" for m in exc.messages)
             continue
         if field.field_type == CustomField.Type.BOOLEAN:
             cleaned[key] = bool(python)

@@ -154,7 +154,9 @@ def asset_create(
 
 
 @transaction.atomic
-def asset_update(*, actor, asset: Asset, model: AssetModel, data: dict, custom_values=None) -> Asset:
+def asset_update(
+    *, actor, asset: Asset, model: AssetModel, data: dict, custom_values=None
+) -> Asset:
     """Edit an asset's register fields (never its status; see lifecycle)."""
     locked = Asset.objects.select_for_update().get(pk=asset.pk)
     _apply_fields(locked, model=model, data=data)

@@ -10,7 +10,7 @@ class ItassetsAdminSite(admin.AdminSite):
 
     site_header = settings.ADMIN_SITE_HEADER
     site_title = settings.ADMIN_SITE_HEADER
-    index_title = _("资产管理员工作台")
+    index_title = _("Asset clerk workspace")
 
     def has_permission(self, request):
         return can_use_admin_site(request.user)

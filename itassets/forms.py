@@ -5,15 +5,18 @@ from django.utils.translation import gettext_lazy as _
 
 class LoginForm(AuthenticationForm):
     username = forms.CharField(
-        label=_("用户名"),
+        label=_("Username"),
         widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}),
     )
     password = forms.CharField(
-        label=_("密码"),
+        label=_("Password"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
     error_messages = {
-        "invalid_login": _("用户名或密码不正确。注意：连续失败 5 次将锁定 15 分钟。"),
-        "inactive": _("该账号已停用。"),
+        "invalid_login": _(
+            "Incorrect username or password. Note: after 5 failed attempts in a row the "
+            "account is locked for 15 minutes."
+        ),
+        "inactive": _("This account is disabled."),
     }

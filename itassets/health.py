@@ -18,6 +18,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django_prometheus.exports import ExportToDjangoView
 
+from .net import client_ip
+
 
 @require_GET
 @never_cache
@@ -67,9 +69,8 @@ def check_broker():
     if parsed.scheme in ("redis", "rediss"):
         import redis
 
-        client = redis.Redis.from_url(
-            url, socket_connect_timeout=settings.READY_CHECK_TIMEOUT, socket_timeout=2
-        )
+        timeout = settings.READY_CHECK_TIMEOUT
+        client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
         try:
             client.ping()
         finally:
@@ -127,10 +128,6 @@ def ready_warnings() -> list[str]:
     return []
 
 
-def _client_ip(request) -> str:
-    return request.META.get("REMOTE_ADDR", "")
-
-
 def _ip_allowed(ip: str) -> bool:
     try:
         addr = ipaddress.ip_address(ip)
@@ -152,6 +149,6 @@ def metrics(request):
     token = settings.METRICS_TOKEN
     auth = request.headers.get("Authorization", "")
     token_ok = bool(token) and secrets.compare_digest(auth, f"Bearer {token}")
-    if not (token_ok or _ip_allowed(_client_ip(request))):
+    if not (token_ok or _ip_allowed(client_ip(request))):
         return HttpResponseForbidden("forbidden\n", content_type="text/plain")
     return ExportToDjangoView(request)

@@ -31,9 +31,16 @@ class RequestIdMiddleware:
 
 
 class RequestIdFilter(logging.Filter):
+    """Adds ``request_id`` to every record.
+
+    Django logs 4xx/5xx responses ("Not Found: /x") after the middleware chain has returned,
+    when the context variable is already reset; those records carry the request itself.
+    """
+
     def filter(self, record):
         if not hasattr(record, "request_id"):
-            record.request_id = request_id_var.get()
+            request = getattr(record, "request", None)
+            record.request_id = getattr(request, "request_id", None) or request_id_var.get()
         return True
 
 

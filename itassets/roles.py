@@ -47,19 +47,19 @@ AUDITOR = "auditor"
 ROLES: dict[str, Role] = {
     r.slug: r
     for r in [
-        Role(ADMIN, "系统管理员", _("系统管理员"), Scope.ALL, ("*.*",), admin_site=True),
+        Role(ADMIN, "系统管理员", _("System administrator"), Scope.ALL, ("*.*",), admin_site=True),
         Role(
             CLERK,
             "资产管理员",
-            _("资产管理员"),
+            _("Asset clerk"),
             Scope.ALL,
             ("assets.*", "inventory.view_*", "notifications.view_*", "simple_history.*"),
             admin_site=True,
         ),
-        Role(KEEPER, "仓库管理员", _("仓库管理员"), Scope.LOCATION, ("inventory.*",)),
-        Role(DEPT_HEAD, "部门负责人", _("部门负责人"), Scope.DEPARTMENT_TREE, ()),
-        Role(EMPLOYEE, "员工", _("员工"), Scope.OWN, ()),
-        Role(AUDITOR, "审计员", _("审计员"), Scope.ALL, ("*.view_*",)),
+        Role(KEEPER, "仓库管理员", _("Warehouse keeper"), Scope.LOCATION, ("inventory.*",)),
+        Role(DEPT_HEAD, "部门负责人", _("Department head"), Scope.DEPARTMENT_TREE, ()),
+        Role(EMPLOYEE, "员工", _("Employee"), Scope.OWN, ()),
+        Role(AUDITOR, "审计员", _("Auditor"), Scope.ALL, ("*.view_*",)),
     ]
 }
 
@@ -71,11 +71,12 @@ def role_permissions(role: Role, all_codes: list[str]) -> list[str]:
     """The ``app_label.codename`` strings a role's patterns match."""
     granted = []
     for code in all_codes:
-        if any(fnmatch.fnmatchcase(code, p) for p in role.permissions):
-            if role.slug == ADMIN or not any(
-                fnmatch.fnmatchcase(code, p) for p in _NEVER_BY_PATTERN
-            ):
-                granted.append(code)
+        matches = any(fnmatch.fnmatchcase(code, p) for p in role.permissions)
+        forbidden = role.slug != ADMIN and any(
+            fnmatch.fnmatchcase(code, p) for p in _NEVER_BY_PATTERN
+        )
+        if matches and not forbidden:
+            granted.append(code)
     if role.slug == AUDITOR:  # read everything, change nothing
         granted = [c for c in granted if c.split(".", 1)[1].startswith("view_")]
     return granted

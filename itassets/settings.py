@@ -154,6 +154,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 MINIO_ENDPOINT = env.str("MINIO_ENDPOINT", default="")
 MINIO_SECURE = env.bool("MINIO_SECURE", default=True)
 MINIO_BUCKET = env.str("MINIO_BUCKET", default="itassets")
+# Lifetime of the presigned URLs that the attachment views redirect to.
+MINIO_URL_EXPIRE_SECONDS = env.int("MINIO_URL_EXPIRE_SECONDS", default=300)
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 MEDIA_URL = "/media/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=str(VAR_DIR / "static"))
@@ -176,7 +178,7 @@ if MINIO_ENDPOINT:
             "signature_version": "s3v4",
             "default_acl": None,
             "querystring_auth": True,
-            "querystring_expire": env.int("MINIO_URL_EXPIRE_SECONDS", default=300),
+            "querystring_expire": MINIO_URL_EXPIRE_SECONDS,
             "file_overwrite": False,
             "use_ssl": _endpoint.startswith("https://"),
         },
@@ -198,6 +200,8 @@ STORAGES = {
 }
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Bulk actions post one field per selected asset (labels: up to LABEL_MAX_PER_REQUEST).
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 2500
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # --- Auth -----------------------------------------------------------------------------------
@@ -224,8 +228,10 @@ AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
-AXES_IPWARE_PROXY_COUNT = env.int("PROXY_COUNT", default=0)
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# The client address comes from itassets.net.client_ip, which trusts X-Forwarded-For only as
+# far as PROXY_COUNT reverse proxies (nginx, ingress) go; 0 = REMOTE_ADDR only.
+PROXY_COUNT = env.int("PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "itassets.net.client_ip"
 AXES_VERBOSE = False
 
 # --- Internationalisation -------------------------------------------------------------------
@@ -307,5 +313,12 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Asset register -------------------------------------------------------------------------
 ASSET_TAG_PATTERN = env.str("ASSET_TAG_PATTERN", default="IT-{yyyy}-{seq:06d}")
+# QR labels: a TrueType CJK font (reportlab cannot use the CFF-based Noto CJK .ttc).
+# Debian package fonts-wqy-zenhei; LABEL_FONT_INDEX picks the face inside a .ttc collection.
+LABEL_FONT_PATH = env.str(
+    "LABEL_FONT_PATH", default="/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
+)
+LABEL_FONT_INDEX = env.int("LABEL_FONT_INDEX", default=0)
+LABEL_MAX_PER_REQUEST = 1000
 
-ADMIN_SITE_HEADER = _("IT物资管理后台")
+ADMIN_SITE_HEADER = _("IT Asset Management Admin")

@@ -1,0 +1,18 @@
+"""Project-level Celery tasks (domain tasks live in each app's ``tasks.py``)."""
+
+from celery import shared_task
+from django.contrib.auth.models import Group
+from django.db import connection
+
+from .roles import ROLES
+
+
+@shared_task
+def ping_database() -> dict:
+    """Prove a worker reaches the database: which one, and how many role groups it holds.
+
+    Operations run it after a deploy (``ping_database.delay().get(timeout=30)``); the test
+    suite runs it on a real worker to prove the worker uses the test database.
+    """
+    role_groups = Group.objects.filter(name__in=[r.group for r in ROLES.values()]).count()
+    return {"database": connection.settings_dict["NAME"], "role_groups": role_groups}
