@@ -5,6 +5,7 @@ import pytest
 from itassets.roles import ROLES
 from itassets.testing.fixtures import (  # noqa: F401 (fixtures)
     celery_worker,
+    django_db_modify_db_settings,
     redis_db,
     s3_server,
     s3_storage,
@@ -21,9 +22,7 @@ def make_user(db, django_user_model):
     def _make(role=None, *, username=None, password="Passw0rd!2026", **extra):
         counter["n"] += 1
         username = username or f"{role or 'user'}{counter['n']}"
-        user = django_user_model.objects.create_user(
-            username=username, password=password, **extra
-        )
+        user = django_user_model.objects.create_user(username=username, password=password, **extra)
         if role:
             user.groups.add(Group.objects.get(name=ROLES[role].group))
         return user

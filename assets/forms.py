@@ -59,10 +59,11 @@ class BootstrapMixin:
         if self.is_bound:
             self._mark_invalid()
 
-    def add_service_errors(self, exc: ValidationError) -> None:
-        """Put a service's errors on the matching fields; the rest become non-field errors."""
+    def add_service_errors(self, exc: ValidationError, *, default_field: str | None = None):
+        """Put a service's errors on the matching fields; the rest become non-field errors
+        (or go to ``default_field`` when the service raised a plain list of messages)."""
         if not hasattr(exc, "error_dict"):
-            self.add_error(None, exc.messages)
+            self.add_error(default_field, exc.messages)
         else:
             for key, messages in exc.message_dict.items():
                 self.add_error(key if key in self.fields else None, messages)

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from django.db import models
-from django.utils import formats
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -90,7 +90,9 @@ def format_plain(value) -> str:
         return EMPTY
     if isinstance(value, bool):
         return _("Yes") if value else _("No")
-    if isinstance(value, date | datetime | Decimal | int | float):
+    if isinstance(value, datetime):
+        return str(formats.localize(timezone.localtime(value)))
+    if isinstance(value, date | Decimal | int | float):
         return str(formats.localize(value))
     return str(value)
 
@@ -120,15 +122,21 @@ def _custom_changes(old: dict, new: dict, labels: dict[str, str]) -> list[tuple[
     return out
 
 
-def asset_history(*, asset: Asset, limit: int = DEFAULT_LIMIT) -> list[HistoryEntry]:
-    """The newest ``limit`` history entries of ``asset``, newest first, with their changes."""
+def asset_history(
+    *, asset: Asset, limit: int = DEFAULT_LIMIT, schema: list[CustomField] | None = None
+) -> list[HistoryEntry]:
+    """The newest ``limit`` history entries of ``asset``, newest first, with their changes.
+
+    ``schema`` (the category's custom fields) labels custom-field changes; read if omitted.
+    """
     records = list(
         asset.history.select_related("history_user").order_by("-history_date", "-history_id")[
             : limit + 1
         ]
     )
     diff_fields = _diff_fields()
-    schema: list[CustomField] = category_schema(asset.category)
+    if schema is None:
+        schema = category_schema(asset.category)
     cf_labels = {f.key: f.label for f in schema}
 
     raw: list[tuple] = []  # (record, previous record, [(model_field, old, new)])

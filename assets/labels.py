@@ -23,9 +23,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
-import segno
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
@@ -34,6 +32,8 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFError, TTFont
 from reportlab.pdfgen import canvas as pdf_canvas
 from reportlab.pdfgen.pathobject import PDFPathObject
+
+from .qr import qr_code
 
 ELLIPSIS = "…"
 MIN_FONT_SIZE = 5.0  # points; still legible on a 203 dpi thermal printer
@@ -188,18 +188,12 @@ def fit_text(
 # --- Drawing ------------------------------------------------------------------------------------
 
 
-def asset_url(tag: str, *, site_url: str | None = None) -> str:
-    """What the QR code encodes: the public address of the asset's detail page."""
-    base = (site_url if site_url is not None else settings.SITE_URL).rstrip("/")
-    return f"{base}/assets/{quote(tag, safe='')}/"
-
-
-def _draw_qr(c, data: str, *, x: float, y: float, side: float) -> None:
+def _draw_qr(c, tag: str, *, x: float, y: float, side: float) -> None:
     """A QR code as filled rectangles (one per run of dark modules) in a ``side`` square.
 
     Drawn in module units (translate + scale), so the path holds small integers only.
     """
-    qr = segno.make(data, error="m", micro=False)  # segno raises the level if it fits
+    qr = qr_code(tag)  # the same code as on the detail page: SITE_URL/assets/<tag>/
     border = 1  # modules; the label padding adds to the quiet zone
     matrix = qr.matrix
     n = len(matrix)
@@ -240,7 +234,7 @@ def _department_text(department, font, size, width) -> str:
     return full if _width(full, font, size) <= width else department.name
 
 
-def _draw_label(c, asset, fmt: LabelFormat, *, x0, y0, organisation, font, site_url) -> None:
+def _draw_label(c, asset, fmt: LabelFormat, *, x0, y0, organisation, font) -> None:
     """One label with its bottom-left corner at (x0, y0), in points."""
     w, h, pad = fmt.width * mm, fmt.height * mm, fmt.padding * mm
     inner_w, inner_h = w - 2 * pad, h - 2 * pad
@@ -255,9 +249,7 @@ def _draw_label(c, asset, fmt: LabelFormat, *, x0, y0, organisation, font, site_
     text = c.beginText()
     text.setTextRenderMode(2)
     text.setFont(font, size)
-    text.setTextOrigin(
-        x0 + (w - _width(tag, font, size)) / 2, y0 + pad + (band - 0.73 * size) / 2
-    )
+    text.setTextOrigin(x0 + (w - _width(tag, font, size)) / 2, y0 + pad + (band - 0.73 * size) / 2)
     text.textOut(tag)
     c.drawText(text)
     c.restoreState()
@@ -266,7 +258,7 @@ def _draw_label(c, asset, fmt: LabelFormat, *, x0, y0, organisation, font, site_
     gap = 1.5 * mm * scale
     area_bottom = y0 + pad + band + 1 * mm
     side = y0 + h - pad - area_bottom
-    _draw_qr(c, asset_url(tag, site_url=site_url), x=x0 + pad, y=area_bottom, side=side)
+    _draw_qr(c, tag, x=x0 + pad, y=area_bottom, side=side)
 
     tx = x0 + pad + side + gap
     tw = x0 + w - pad - tx
@@ -329,7 +321,6 @@ def render_labels(
     *,
     fmt: str = DEFAULT_FORMAT,
     organisation: str,
-    site_url: str | None = None,
 ) -> bytes:
     """A PDF with one label per asset (anything with ``tag``, ``name`` and ``department``)."""
     try:
@@ -353,9 +344,7 @@ def render_labels(
         row, col = divmod(slot, layout.columns)
         x0 = (layout.left + col * layout.h_pitch) * mm
         y0 = (layout.page_height - layout.top - row * layout.v_pitch - layout.height) * mm
-        _draw_label(
-            c, asset, layout, x0=x0, y0=y0, organisation=organisation, font=font, site_url=site_url
-        )
+        _draw_label(c, asset, layout, x0=x0, y0=y0, organisation=organisation, font=font)
         slot += 1
         drawn = True
     if not drawn:

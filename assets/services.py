@@ -13,14 +13,13 @@ from datetime import date
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .custom_fields import category_schema, validate_values
 from .lifecycle import INITIAL_STATES, Status
-from .models import Asset, AssetModel, Attachment, TagSequence
+from .models import Asset, AssetModel, Attachment, TagSequence, UserPreference
 
 # --- Tags -------------------------------------------------------------------------------------
 
@@ -40,23 +39,50 @@ def tag_prefix(*, pattern: str | None = None, today: date | None = None) -> tupl
     return prefix, "{seq" + seq
 
 
+def _sequence_advance(prefix: str, by: int) -> int:
+    """Add ``by`` to the prefix's sequence, creating it if needed; return the new last value.
+
+    One upsert statement: on MariaDB/MySQL ``INSERT ... ON DUPLICATE KEY UPDATE`` takes an
+    exclusive lock on an existing row straight away. The obvious ``get_or_create`` + ``UPDATE``
+    deadlocks when many callers create the first tag of a prefix at once (each waiter of the
+    duplicate INSERT ends up with a shared lock and then asks for an exclusive one). The row
+    lock is held until the caller's transaction ends, so concurrent callers are serialised.
+    """
+    # Identifiers come from the model (quoted); values are query parameters.
+    qn = connection.ops.quote_name
+    table, col_prefix, col_last = (
+        qn(TagSequence._meta.db_table),
+        qn(TagSequence._meta.get_field("prefix").column),
+        qn(TagSequence._meta.get_field("last_value").column),
+    )
+    if connection.vendor == "mysql":
+        sql = (
+            f"INSERT INTO {table} ({col_prefix}, {col_last}) VALUES (%s, %s) "  # noqa: S608
+            f"ON DUPLICATE KEY UPDATE {col_last} = {col_last} + %s"
+        )
+    else:  # SQLite (embedded mode) and PostgreSQL
+        sql = (
+            f"INSERT INTO {table} ({col_prefix}, {col_last}) VALUES (%s, %s) "  # noqa: S608
+            f"ON CONFLICT ({col_prefix}) DO UPDATE SET {col_last} = {table}.{col_last} + %s"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [prefix, by, by])
+    return TagSequence.objects.filter(prefix=prefix).values_list("last_value", flat=True).get()
+
+
 def asset_tags_allocate(*, count: int = 1, today: date | None = None) -> list[str]:
-    """Reserve ``count`` new tags. Race-safe: the sequence row is updated with ``F()`` under
-    its row lock, so concurrent callers get disjoint numbers. Gap-tolerant: numbers of a
-    rolled-back transaction are not reused; tags already taken (e.g. imported) are skipped.
+    """Reserve ``count`` new tags. Race-safe: the sequence row is advanced by one upsert that
+    holds its row lock until the caller's transaction ends, so concurrent callers get disjoint
+    numbers (50 threads → 50 tags, tested on MariaDB). Gap-tolerant: the sequence only grows,
+    so a deleted asset's number is never handed out again, and tags already taken (e.g.
+    imported) are skipped.
     """
     prefix, seq_format = tag_prefix(today=today)
     tags: list[str] = []
     while len(tags) < count:
         need = count - len(tags)
         with transaction.atomic():
-            try:
-                with transaction.atomic():
-                    TagSequence.objects.get_or_create(prefix=prefix)
-            except IntegrityError:
-                pass  # created by a concurrent caller
-            TagSequence.objects.filter(prefix=prefix).update(last_value=F("last_value") + need)
-            last = TagSequence.objects.select_for_update().get(prefix=prefix).last_value
+            last = _sequence_advance(prefix, need)
         candidates = [prefix + seq_format.format(seq=n) for n in range(last - need + 1, last + 1)]
         taken = set(Asset.objects.filter(tag__in=candidates).values_list("tag", flat=True))
         tags.extend(t for t in candidates if t not in taken)
@@ -249,3 +275,52 @@ def attachment_add(*, actor, asset: Asset, upload, kind: str = Attachment.Kind.P
             att.thumbnail.save("thumb.jpg", ContentFile(thumb), save=False)
     att.save()
     return att
+
+
+# --- Preferences ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def user_preference_set(*, user, key: str, value) -> UserPreference:
+    """Store one UI preference of a user (e.g. the asset list's columns), replacing the old."""
+    pref, _created = UserPreference.objects.update_or_create(
+        user=user, key=key, defaults={"value": value}
+    )
+    return pref
+
+
+# --- Trees ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def tree_names_refresh(*, node) -> int:
+    """Recompute the denormalised ``full_name`` of a tree node and all its descendants.
+
+    Needed after a rename or a move (treebeard rewrites paths with bulk SQL, so ``save`` of
+    each descendant never runs). Returns the number of nodes whose full name changed.
+    """
+    from .models import PATH_SEPARATOR
+
+    model = type(node)
+    step = model.steplen
+    nodes = list(
+        model.objects.select_for_update().filter(path__startswith=node.path).order_by("path")
+    )
+    if not nodes:
+        return 0
+    names: dict[str, str] = {}
+    top = nodes[0]
+    if top.depth > 1:
+        names[top.path[:-step]] = (
+            model.objects.filter(path=top.path[:-step]).values_list("full_name", flat=True).get()
+        )
+    changed = []
+    for n in nodes:
+        parent = names.get(n.path[:-step]) if n.depth > 1 else None
+        full = f"{parent}{PATH_SEPARATOR}{n.name}" if parent else n.name
+        names[n.path] = full
+        if n.full_name != full:
+            n.full_name = full
+            changed.append(n)
+    model.objects.bulk_update(changed, ["full_name"], batch_size=500)
+    return len(changed)

@@ -7,12 +7,16 @@ from django.db import connection
 from .roles import ROLES
 
 
-@shared_task
-def ping_database() -> dict:
-    """Prove a worker reaches the database: which one, and how many role groups it holds.
+@shared_task(bind=True)
+def ping_database(self) -> dict:
+    """Prove a worker reaches the database: which worker, which database, how many role groups.
 
     Operations run it after a deploy (``ping_database.delay().get(timeout=30)``); the test
     suite runs it on a real worker to prove the worker uses the test database.
     """
     role_groups = Group.objects.filter(name__in=[r.group for r in ROLES.values()]).count()
-    return {"database": connection.settings_dict["NAME"], "role_groups": role_groups}
+    return {
+        "worker": self.request.hostname,
+        "database": connection.settings_dict["NAME"],
+        "role_groups": role_groups,
+    }

@@ -1,7 +1,7 @@
 """factory_boy factories for the register: one per model, traits per status.
 
 Tree nodes (Department, Location, Category) are created through treebeard
-(``add_root`` / ``parent.add_child``): pass ``parent=`` for a child node.
+(``objects.add_root`` / ``objects.add_child``): pass ``parent=`` for a child node.
 """
 
 from decimal import Decimal
@@ -33,8 +33,8 @@ class TreeNodeFactory(factory.django.DjangoModelFactory):
     @classmethod
     def _create(cls, model_class, *args, parent=None, **kwargs):
         if parent is not None:
-            return parent.add_child(**kwargs)
-        return model_class.add_root(**kwargs)
+            return model_class.objects.add_child(parent, kwargs)
+        return model_class.objects.add_root(kwargs)
 
 
 class DepartmentFactory(TreeNodeFactory):

@@ -15,7 +15,8 @@ resets the real thing and fails with a message naming it when it cannot.
 
 from __future__ import annotations
 
-import ctypes
+import contextlib
+import hashlib
 import importlib.util
 import json
 import os
@@ -35,7 +36,13 @@ from urllib.parse import quote
 
 import pytest
 
-__all__ = ["celery_worker", "redis_db", "s3_server", "s3_storage"]
+__all__ = [
+    "celery_worker",
+    "django_db_modify_db_settings",
+    "redis_db",
+    "s3_server",
+    "s3_storage",
+]
 
 REPO_DIR = Path(__file__).resolve().parent.parent.parent
 TEST_BUCKET = "itassets-test"
@@ -47,13 +54,16 @@ WORKER_START_TIMEOUT = 60.0
 # --- helpers --------------------------------------------------------------------------------
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGKILL when pytest dies, so no server outlives a run."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+def _die_with_parent(command: list[str]) -> list[str]:
+    """``command`` wrapped so the child gets SIGKILL when pytest dies (no server outlives a run).
+
+    ``setpriv --pdeathsig`` (util-linux) sets it before exec; without setpriv the command is
+    returned as is and teardown still kills it.
+    """
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        return command
+    return [setpriv, "--pdeathsig", "KILL", "--", *command]
 
 
 def _port_is_free(port: int) -> bool:
@@ -95,10 +105,8 @@ def _kill(proc: subprocess.Popen) -> None:
     """SIGKILL the process group (the child was started in a session of its own)."""
     if proc.poll() is not None:
         return
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.wait(timeout=10)
 
 
@@ -107,6 +115,56 @@ def _venv_tool(name: str) -> str | None:
     if beside.exists():
         return str(beside)
     return shutil.which(name)
+
+
+# --- database -------------------------------------------------------------------------------
+
+
+def _run_suffix() -> str:
+    host = hashlib.sha1(socket.gethostname().encode(), usedforsecurity=False).hexdigest()[:6]
+    return f"{host}_{os.getpid()}"
+
+
+def _drop_abandoned_test_databases(base: str) -> None:
+    """Drop ``<base>_<host>_<pid>`` databases of this host whose pytest process is gone."""
+    from django.db import connection
+
+    host = _run_suffix().split("_")[0]
+    with connection._nodb_cursor() as cursor:
+        cursor.execute("SHOW DATABASES LIKE %s", [f"{base}\\_{host}\\_%"])
+        names = [row[0] for row in cursor.fetchall()]
+        for name in names:
+            pid = name.removeprefix(f"{base}_{host}_")
+            if pid == name or not pid.isdigit() or int(pid) == os.getpid():
+                continue
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+            except PermissionError:
+                pass
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(request, django_db_modify_db_settings_parallel_suffix):
+    """One MySQL test database per pytest run: ``test_itassets_<host>_<pid>``.
+
+    Runs on one machine (several developers, an editor and a terminal) share the MariaDB
+    server; with the default ``test_itassets`` each new run destroyed the database another
+    run was using. Databases left by killed runs of this host are dropped here. With
+    ``--reuse-db`` the plain name is kept so it can be reused.
+    """
+    from django.conf import settings
+
+    if request.config.getoption("reuse_db", False):
+        return
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] != "django.db.backends.mysql":
+        return
+    base = db.get("TEST", {}).get("NAME") or f"test_{db['NAME']}"
+    with request.getfixturevalue("django_db_blocker").unblock():
+        _drop_abandoned_test_databases(base)
+    db.setdefault("TEST", {})["NAME"] = f"{base}_{_run_suffix()}"
 
 
 # --- S3 -------------------------------------------------------------------------------------
@@ -205,13 +263,12 @@ def s3_server() -> Iterator[S3Server]:
     ]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            command,
+            _die_with_parent(command),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             cwd=root,
             start_new_session=True,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509
         )
     server = S3Server(
         endpoint_url=f"http://127.0.0.1:{s3}",
@@ -403,14 +460,13 @@ def celery_worker(transactional_db, redis_db) -> Iterator[CeleryWorker]:
     ]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            command,
+            _die_with_parent(command),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             cwd=REPO_DIR,
             env=env,
             start_new_session=True,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509
         )
     saved = {
         "task_always_eager": celery_app.conf.task_always_eager,

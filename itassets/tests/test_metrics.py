@@ -35,9 +35,7 @@ def test_metrics_from_another_address_without_token_is_forbidden(client, metrics
 
 def test_metrics_with_the_token_from_another_address(client, metrics_settings):
     # when
-    response = client.get(
-        "/metrics", REMOTE_ADDR="10.0.0.8", HTTP_AUTHORIZATION=f"Bearer {TOKEN}"
-    )
+    response = client.get("/metrics", REMOTE_ADDR="10.0.0.8", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
 
     # then
     assert response.status_code == 200
@@ -95,9 +93,7 @@ def test_metrics_ignores_a_forged_forwarded_for_without_proxies(client, metrics_
     metrics_settings.PROXY_COUNT = 0
 
     # when
-    response = client.get(
-        "/metrics", REMOTE_ADDR="10.0.0.8", HTTP_X_FORWARDED_FOR="127.0.0.1"
-    )
+    response = client.get("/metrics", REMOTE_ADDR="10.0.0.8", HTTP_X_FORWARDED_FOR="127.0.0.1")
 
     # then
     assert response.status_code == 403
@@ -119,9 +115,7 @@ def test_metrics_behind_one_proxy_uses_the_address_it_saw(
     metrics_settings.PROXY_COUNT = 1
 
     # when
-    response = client.get(
-        "/metrics", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded_for
-    )
+    response = client.get("/metrics", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded_for)
 
     # then
     assert response.status_code == status

@@ -75,11 +75,11 @@ def test_every_msgid_in_the_source_has_a_chinese_translation(tmp_path):
     for e in po:
         if e.obsolete:
             continue
-        plural_empty = e.msgid_plural and not all(e.msgstr_plural.values())
+        plural_empty = e.msgid_plural and not (e.msgstr_plural and all(e.msgstr_plural.values()))
+        where = e.occurrences[0][0] if e.occurrences else "?"
         if "fuzzy" in e.flags:
-            problems.append(f"fuzzy:     {e.msgid!r}  ({e.occurrences[0][0]})")
+            problems.append(f"fuzzy:        {e.msgid!r}  ({where})")
         elif plural_empty or (not e.msgid_plural and not e.msgstr):
-            where = e.occurrences[0][0] if e.occurrences else "?"
             problems.append(f"untranslated: {e.msgid!r}  ({where})")
     assert not problems, (
         "locale/zh_Hans/LC_MESSAGES/django.po is incomplete; run `make messages`, fill these "
@@ -193,3 +193,19 @@ def test_language_switch_to_a_language_we_do_not_offer_keeps_chinese(client):
     page = client.get(LOGIN_URL)
     assert page["Content-Language"] == "zh-hans"
     assert "登录" in page.content.decode()
+
+
+def test_admin_site_header_is_translated(client_as):
+    # given
+    client = client_as("clerk")
+
+    # when
+    chinese = client.get("/admin/").content.decode()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    english = client.get("/admin/").content.decode()
+
+    # then
+    assert "IT物资管理后台" in chinese
+    assert "资产管理员工作台" in chinese
+    assert "IT Asset Management Admin" in english
+    assert "IT物资管理后台" not in english
