@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -293,6 +293,7 @@ def asset_page(
     page: int = 1,
     per_page: int = LIST_DEFAULT_PER_PAGE,
     cap: int | None = None,
+    related: Sequence[str] = LIST_ROW_RELATIONS,
 ) -> AssetPage:
     """Paginate an ordered asset queryset with a deferred join and a capped count.
 
@@ -324,7 +325,7 @@ def asset_page(
         by_id = {
             a.id: a
             for a in Asset.objects.filter(id__in=ids)
-            .select_related(*LIST_ROW_RELATIONS)
+            .select_related(*related)
             .defer("custom_fields", "notes")
         }
         rows = [by_id[pk] for pk in ids if pk in by_id]

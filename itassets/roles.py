@@ -57,7 +57,13 @@ ROLES: dict[str, Role] = {
             admin_site=True,
         ),
         Role(KEEPER, "仓库管理员", _("Warehouse keeper"), Scope.LOCATION, ("inventory.*",)),
-        Role(DEPT_HEAD, "部门负责人", _("Department head"), Scope.DEPARTMENT_TREE, ()),
+        Role(
+            DEPT_HEAD,
+            "部门负责人",
+            _("Department head"),
+            Scope.DEPARTMENT_TREE,
+            ("assets.approve_asset_request",),
+        ),
         Role(EMPLOYEE, "员工", _("Employee"), Scope.OWN, ()),
         Role(AUDITOR, "审计员", _("Auditor"), Scope.ALL, ("*.view_*",)),
     ]

@@ -17,7 +17,7 @@ from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 from treebeard.mp_tree import MP_Node
 
-from .lifecycle import STATUS_BADGE, Status
+from ..lifecycle import STATUS_BADGE, TRANSITION_PERMISSIONS, Status
 
 PATH_SEPARATOR = "/"
 
@@ -408,6 +408,10 @@ class Asset(models.Model):
     )
     custom_fields = models.JSONField(_("custom fields"), default=dict, blank=True)
     notes = models.TextField(_("notes"), blank=True)
+    # Written by lifecycle transitions only (editable=False): loan due / expected return
+    # date of the current holder, and the day the asset was disposed of (stops depreciation).
+    due_date = models.DateField(_("due date"), null=True, blank=True, editable=False)
+    disposed_on = models.DateField(_("disposed on"), null=True, blank=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("created by"),
@@ -437,6 +441,7 @@ class Asset(models.Model):
         verbose_name = _("asset")
         verbose_name_plural = _("assets")
         ordering = ["-id"]
+        permissions = TRANSITION_PERMISSIONS
         constraints = [
             # MySQL and SQLite allow many NULLs in a unique index: an empty serial is NULL.
             models.UniqueConstraint(
@@ -457,6 +462,7 @@ class Asset(models.Model):
             models.Index(fields=["name", "id"], name="asset_name_id"),
             models.Index(fields=["serial_number"], name="asset_serial"),
             models.Index(fields=["updated_at", "id"], name="asset_updated_id"),
+            models.Index(fields=["status", "due_date"], name="asset_status_due"),
         ]
 
     def __str__(self):
@@ -512,6 +518,14 @@ class Attachment(models.Model):
         related_name="+",
     )
     uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    repair_order = models.ForeignKey(
+        "RepairOrder",
+        verbose_name=_("repair order"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="attachments",
+    )
 
     class Meta:
         verbose_name = _("attachment")

@@ -1,0 +1,56 @@
+"""Models of the assets app: organisation and register (register.py), lifecycle records
+(events.py)."""
+
+from .events import (
+    ApprovalRequest,
+    ApprovalStep,
+    AssetEvent,
+    AssetRequest,
+    Handover,
+    RepairOrder,
+)
+from .register import (
+    PATH_SEPARATOR,
+    Asset,
+    AssetClass,
+    AssetModel,
+    Attachment,
+    Category,
+    CustomField,
+    Department,
+    DepreciationMethod,
+    Location,
+    Manufacturer,
+    Person,
+    Supplier,
+    TagSequence,
+    TreeNode,
+    UserPreference,
+    attachment_upload_to,
+)
+
+__all__ = [
+    "PATH_SEPARATOR",
+    "ApprovalRequest",
+    "ApprovalStep",
+    "Asset",
+    "AssetClass",
+    "AssetEvent",
+    "AssetModel",
+    "AssetRequest",
+    "Attachment",
+    "Category",
+    "CustomField",
+    "Department",
+    "DepreciationMethod",
+    "Handover",
+    "Location",
+    "Manufacturer",
+    "Person",
+    "RepairOrder",
+    "Supplier",
+    "TagSequence",
+    "TreeNode",
+    "UserPreference",
+    "attachment_upload_to",
+]
