@@ -56,6 +56,10 @@ class Transition:
     needs_approval: bool = False
     # Fields of the asset this transition writes besides status (holder, department, ...).
     writes: tuple[str, ...] = ()
+    # For target None: the remembered states the asset may go back to.
+    previous_allowed: frozenset = frozenset()
+    # Internal transitions are run by approvals, never offered as a button.
+    internal: bool = False
 
 
 NON_FINAL = frozenset(s for s in Status if s not in (Status.DISPOSED, Status.LOST))
@@ -121,6 +125,7 @@ _T = [
         None,
         "assets.repair_asset",
         "assets.forms_lifecycle.RepairDoneForm",
+        previous_allowed=frozenset({Status.IN_STOCK, Status.IN_USE, Status.ON_LOAN}),
     ),
     Transition(
         "repair_failed",
@@ -175,6 +180,18 @@ _T = [
         writes=("location",),
     ),
 ]
+_T.append(
+    Transition(
+        "reject_disposal",
+        _("Disposal rejected"),
+        frozenset({Status.PENDING_DISPOSAL}),
+        None,
+        "assets.approve_asset_request",
+        "assets.forms_lifecycle.NoteForm",
+        previous_allowed=frozenset({Status.IN_STOCK, Status.IN_REPAIR}),
+        internal=True,
+    )
+)
 TRANSITIONS: dict[str, Transition] = {t.name: t for t in _T}
 
 # Custom permissions the transitions use (declared on Asset.Meta.permissions).
@@ -199,11 +216,11 @@ def allowed(status: str, name: str) -> bool:
 
 
 def available(status: str) -> list[Transition]:
-    """Transitions that may start from ``status``, in table order."""
-    return [t for t in _T if status in t.sources]
+    """Transitions a user may start from ``status`` (not internal ones), in table order."""
+    return [t for t in _T if status in t.sources and not t.internal]
 
 
-def target_of(name: str, status: str, *, status_before_repair: str | None = None) -> str:
+def target_of(name: str, status: str, *, previous: str | None = None) -> str:
     """The state a transition leads to from ``status``; raises TransitionNotAllowed."""
     t = TRANSITIONS.get(name)
     if t is None:
@@ -215,7 +232,8 @@ def target_of(name: str, status: str, *, status_before_repair: str | None = None
         )
     if t.target is not None:
         return t.target
-    # repair_done: back to where the asset was before it went to repair.
-    if status_before_repair in (Status.IN_STOCK, Status.IN_USE, Status.ON_LOAN):
-        return status_before_repair
+    # repair_done / reject_disposal: back to where the asset was before (the repair order or
+    # the approval request remembers it); in stock when that is unknown.
+    if previous in t.previous_allowed:
+        return previous
     return Status.IN_STOCK
