@@ -12,6 +12,12 @@ from itassets.testing.fixtures import (  # noqa: F401 (fixtures)
 )
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """PBKDF2's cost is for production; tests only need passwords that check."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def make_user(db, django_user_model):
     """make_user("clerk", username=...) → a user in that role's group (no role: None)."""

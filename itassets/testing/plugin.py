@@ -38,6 +38,10 @@ def _resolve() -> list[str]:
     os.environ.setdefault("SESSION_COOKIE_SECURE", "false")
     os.environ.setdefault("CSRF_COOKIE_SECURE", "false")
     os.environ.setdefault("STATIC_MANIFEST", "false")
+    # WhiteNoise warns once per request when STATIC_ROOT does not exist yet.
+    from pathlib import Path
+
+    Path(__file__).resolve().parents[2].joinpath("var", "static").mkdir(parents=True, exist_ok=True)
     if "DATABASE_URL" not in os.environ:
         if _answers("127.0.0.1", 3306):
             os.environ["DATABASE_URL"] = DEFAULT_DATABASE_URL
@@ -56,9 +60,10 @@ def _resolve() -> list[str]:
 _problems = _resolve()
 if _problems:
     message = "itassets test suite: required service missing:\n  - " + "\n  - ".join(_problems)
-    if os.environ.get("CI", "").lower() == "true" or os.environ.get(
-        "ITASSETS_TEST_ALLOW_SQLITE"
-    ) != "1":
+    if (
+        os.environ.get("CI", "").lower() == "true"
+        or os.environ.get("ITASSETS_TEST_ALLOW_SQLITE") != "1"
+    ):
         sys.stderr.write(message + "\n")
         raise SystemExit(3)
     sys.stderr.write(message + "\n  (ITASSETS_TEST_ALLOW_SQLITE=1: continuing on SQLite)\n")
