@@ -32,6 +32,7 @@ from itassets.exports import ExportActionsMixin
 from itassets.roles import ADMIN, has_role
 
 from . import services
+from .admin_lifecycle import TRANSITION_ACTIONS, TransitionActionsMixin
 from .custom_fields import category_schema, validate_values
 from .labels import render_labels
 from .models import (
@@ -367,7 +368,7 @@ class AttachmentInline(admin.TabularInline):
 
 
 @admin.register(Asset)
-class AssetAdmin(SimpleHistoryAdmin):
+class AssetAdmin(TransitionActionsMixin, SimpleHistoryAdmin):
     form = AssetAdminForm
     inlines = (AttachmentInline,)
     list_display = (
@@ -426,7 +427,8 @@ class AssetAdmin(SimpleHistoryAdmin):
     list_per_page = LIST_PER_PAGE
     list_max_show_all = 500
     show_full_result_count = False
-    actions = ["print_labels"]
+    # Transitions run through assets.services (admin_lifecycle); status is never edited here.
+    actions = ["print_labels", *TRANSITION_ACTIONS]
 
     def has_delete_permission(self, request, obj=None):
         # Assets leave the register through disposal (lifecycle), not deletion.

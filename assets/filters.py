@@ -4,6 +4,8 @@ query stay in the selectors."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import django_filters
 from django import forms
 from django.forms.utils import flatatt
@@ -106,9 +108,24 @@ class AssetFilterSet(django_filters.FilterSet):
 
     def __init__(self, data=None, *args, trees: FilterTrees | None = None, **kwargs):
         super().__init__(data, *args, **kwargs)
-        self.trees = trees or asset_filter_trees()
+        self.trees = trees if trees is not None else asset_filter_trees()
         for kind in TREE_KINDS:
-            self.filters[kind].extra["choices"] = [("", _("All")), *self.trees.choices(kind)]
+            # A callable: the trees load only if a form renders or a tree value is validated.
+            self.form.fields[kind].choices = partial(self._tree_choices, kind)
+
+    def _tree_choices(self, kind: str) -> list[tuple]:
+        return [("", _("All")), *self.trees.choices(kind)]
+
+    @classmethod
+    def _cached_form_class(cls, build):
+        if "_form_class" not in cls.__dict__:
+            cls._form_class = build()
+        return cls._form_class
+
+    def get_form_class(self):
+        # django-filter builds a new form class (and a field per filter) on every request; the
+        # class never changes here, only the tree choices, which __init__ sets on the form.
+        return self._cached_form_class(super().get_form_class)
 
     @property
     def cleaned_filters(self) -> dict:

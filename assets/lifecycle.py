@@ -206,6 +206,15 @@ TRANSITION_PERMISSIONS = [
 ]
 
 
+class DisposalMethod(models.TextChoices):
+    """How a disposed asset left the organisation (``dispose`` transition)."""
+
+    SALE = "sale", _("Sale")
+    RECYCLING = "recycling", _("Recycling")
+    DONATION = "donation", _("Donation")
+    DESTRUCTION = "destruction", _("Destruction")
+
+
 class TransitionNotAllowed(Exception):
     """The transition does not start from the asset's status (message is translatable)."""
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.core.cache import cache
-from django.db.models import CharField, Count, Q, QuerySet, Value
+from django.db import connection
+from django.db.models import Count, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -142,9 +143,19 @@ class TreeRow:
 
 @dataclass
 class FilterTrees:
-    """The category, department and location trees, each in path (display) order."""
+    """The category, department and location trees, each in path (display) order.
 
-    nodes: dict[str, list[TreeRow]]
+    Loaded on first use unless given: an htmx request for the table alone, with no tree
+    filter set, never needs them.
+    """
+
+    preloaded: dict[str, list[TreeRow]] | None = None
+
+    @property
+    def nodes(self) -> dict[str, list[TreeRow]]:
+        if self.preloaded is None:
+            self.preloaded = _load_trees()
+        return self.preloaded
 
     def subtree_ids(self, kind: str, node_id: int) -> list[int]:
         """A node and its descendants: the in-memory twin of :func:`subtree_ids`."""
@@ -159,21 +170,30 @@ class FilterTrees:
         return [(r.id, f"{indent * (r.depth - 1)}{r.name}") for r in self.nodes[kind]]
 
 
-def asset_filter_trees() -> FilterTrees:
-    """The three trees the list filters on, in one query."""
-    parts = [
-        _TREE_MODELS[kind]
-        .objects.order_by()
-        .annotate(tree=Value(kind, output_field=CharField()))
-        .values_list("id", "path", "depth", "name", "tree")
+def _trees_sql() -> str:
+    qn = connection.ops.quote_name
+    return " UNION ALL ".join(
+        f"SELECT '{kind}', id, path, depth, name FROM {qn(_TREE_MODELS[kind]._meta.db_table)}"  # noqa: S608 (constants only)
         for kind in TREE_KINDS
-    ]
+    )
+
+
+def _load_trees() -> dict[str, list[TreeRow]]:
+    """The three trees in one query. Plain SQL on purpose: the ORM's three-part UNION took
+    longer to build (0.6 ms) than the database took to answer. No user input goes into it."""
     nodes: dict[str, list[TreeRow]] = {kind: [] for kind in TREE_KINDS}
-    for pk, path, depth, name, kind in parts[0].union(*parts[1:], all=True):
-        nodes[kind].append(TreeRow(pk, path, depth, name))
+    with connection.cursor() as cursor:
+        cursor.execute(_trees_sql())
+        for kind, pk, path, depth, name in cursor.fetchall():
+            nodes[kind].append(TreeRow(pk, path, depth, name))
     for rows in nodes.values():
         rows.sort(key=lambda r: r.path)
-    return FilterTrees(nodes)
+    return nodes
+
+
+def asset_filter_trees() -> FilterTrees:
+    """The trees the list filters on (loaded lazily, in one query)."""
+    return FilterTrees()
 
 
 def asset_search(queryset: QuerySet[Asset], q: str) -> QuerySet[Asset]:
@@ -182,9 +202,18 @@ def asset_search(queryset: QuerySet[Asset], q: str) -> QuerySet[Asset]:
     q = (q or "").strip()
     if not q:
         return queryset
-    exact = queryset.filter(Q(tag=q) | Q(serial_number=q))
+    exact = queryset.filter(_exact_q(q))
     if exact.exists():
         return exact
+    return _search_broad(queryset, q)
+
+
+def _exact_q(q: str) -> Q:
+    return Q(tag=q) | Q(serial_number=q)
+
+
+def _search_broad(queryset: QuerySet[Asset], q: str) -> QuerySet[Asset]:
+    """Tag or serial number by prefix (indexed LIKE 'q%'), name or holder name by substring."""
     holders = Person.objects.filter(name__icontains=q).values("id")
     return queryset.filter(
         Q(tag__istartswith=q)
@@ -204,7 +233,7 @@ def asset_filter(
     for kind in TREE_KINDS:
         node_id = filters.get(kind)
         if node_id:
-            trees = trees or asset_filter_trees()
+            trees = trees if trees is not None else asset_filter_trees()
             qs = qs.filter(**{f"{kind}_id__in": trees.subtree_ids(kind, int(node_id))})
     if filters.get("holder"):
         qs = qs.filter(holder__employee_no=filters["holder"])
@@ -285,6 +314,25 @@ class AssetPage:
 
 
 LIST_ROW_RELATIONS = ("model", "category", "manufacturer", "department", "holder", "location")
+# The columns a list row shows; loading only these keeps the row query small to build and send.
+LIST_ROW_FIELDS = (
+    "tag",
+    "name",
+    "status",
+    "serial_number",
+    "purchase_date",
+    "cost",
+    "warranty_end",
+    "updated_at",
+)
+_RELATION_FIELDS = {
+    "model": ("name",),
+    "manufacturer": ("name",),
+    "category": ("name", "full_name"),
+    "department": ("name", "full_name"),
+    "location": ("name", "full_name"),
+    "holder": ("name", "employee_no"),
+}
 
 
 def asset_page(
@@ -319,18 +367,8 @@ def asset_page(
         count = inner.count()
     else:
         count = 0
-    ids = [pk for pk, _total in hits[:per_page]]
-    rows = []
-    if ids:
-        by_id = {
-            a.id: a
-            for a in Asset.objects.filter(id__in=ids)
-            .select_related(*related)
-            .defer("custom_fields", "notes")
-        }
-        rows = [by_id[pk] for pk in ids if pk in by_id]
     return AssetPage(
-        rows=rows,
+        rows=_rows(ids=[pk for pk, _total in hits[:per_page]], related=related),
         number=page,
         per_page=per_page,
         count=min(count, cap),
@@ -338,6 +376,58 @@ def asset_page(
         has_next=len(hits) > per_page,
         cap=cap,
     )
+
+
+def _rows(*, ids: list[int], related: Sequence[str]) -> list[Asset]:
+    """The deferred join's second half: the page's rows, in the order of ``ids``."""
+    if not ids:
+        return []
+    by_id = {
+        a.id: a
+        for a in Asset.objects.filter(id__in=ids)
+        .select_related(*related)
+        .only(
+            *LIST_ROW_FIELDS,
+            *related,
+            *(f"{rel}__{field}" for rel in related for field in _RELATION_FIELDS[rel]),
+        )
+    }
+    return [by_id[pk] for pk in ids if pk in by_id]
+
+
+def asset_list_page(
+    *,
+    user,
+    filters: Mapping,
+    page: int = 1,
+    per_page: int = LIST_DEFAULT_PER_PAGE,
+    related: Sequence[str] = LIST_ROW_RELATIONS,
+    trees: FilterTrees | None = None,
+) -> AssetPage:
+    """One page of the list: data scope, filters, search, sort and deferred-join pagination.
+
+    Same result as ``asset_page(asset_list(...))``, but a search that is exactly a tag or
+    serial number is answered from the probe itself: the probe reads the matching ids in
+    page order, and only their rows are loaded (two queries instead of three).
+    """
+    q = (filters.get("q") or "").strip()
+    queryset = asset_filter(
+        asset_queryset(user=user), filters={**filters, "q": ""}, trees=trees
+    ).order_by(*asset_list_order(filters.get("sort"))[1])
+    if q:
+        exact = queryset.filter(_exact_q(q))
+        hits = list(exact.values_list("id", flat=True)[: per_page + 1])
+        if hits and len(hits) <= per_page and page <= 1:
+            return AssetPage(
+                rows=_rows(ids=hits, related=related),
+                number=1,
+                per_page=per_page,
+                count=len(hits),
+                capped=False,
+                has_next=False,
+            )
+        queryset = exact if hits else _search_broad(queryset, q)
+    return asset_page(queryset, page=page, per_page=per_page, related=related)
 
 
 # --- Preferences and the home page ------------------------------------------------------------

@@ -6,7 +6,17 @@ from dataclasses import dataclass
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
-from .roles import can_use_admin_site, user_scope
+from .roles import (
+    ADMIN,
+    CLERK,
+    DEPT_HEAD,
+    ROLES,
+    can_use_admin_site,
+    has_role,
+    role_permissions,
+    user_role_slugs,
+    user_scope,
+)
 
 
 @dataclass(frozen=True)
@@ -17,9 +27,42 @@ class NavItem:
     icon: str = ""
 
 
+def _has_person(user) -> bool:
+    from assets.selectors import person_for  # the assets app loads after this module
+
+    return person_for(user) is not None
+
+
+def _role_grants(user, perm: str) -> bool:
+    """Whether one of the user's roles grants ``perm``, decided from ROLES without the two
+    permission queries ``has_perm`` costs on every page (the nav only shows links; each view
+    still checks ``has_perm``)."""
+    return any(role_permissions(ROLES[slug], [perm]) for slug in user_role_slugs(user))
+
+
+def _approves(user) -> bool:
+    return has_role(user, CLERK) or _role_grants(user, "assets.approve_asset_request")
+
+
 NAV: list[NavItem] = [
     NavItem(_("Home"), "home"),
     NavItem(_("Assets"), "assets:list", lambda user: user_scope(user) is not None),
+    NavItem(
+        _("Depreciation"),
+        "reports:depreciation",
+        lambda user: _role_grants(user, "assets.view_asset"),
+    ),
+    NavItem(
+        _("Repairs"),
+        "assets:repair_list",
+        lambda user: _role_grants(user, "assets.view_repairorder"),
+    ),
+    NavItem(_("My assets"), "me:assets", _has_person),
+    NavItem(_("Asset requests"), "me:requests", _has_person),
+    NavItem(_("Approvals"), "approvals:list", _approves),
+    NavItem(
+        _("Request handling"), "requests:list", lambda user: has_role(user, DEPT_HEAD, CLERK, ADMIN)
+    ),
     NavItem(_("Administration"), "admin:index", can_use_admin_site),
 ]
 

@@ -328,4 +328,12 @@ LABEL_FONT_PATH = env.str(
 LABEL_FONT_INDEX = env.int("LABEL_FONT_INDEX", default=0)
 LABEL_MAX_PER_REQUEST = 1000
 
+# --- Asset lifecycle: approvals and self-service ----------------------------------------------
+# The steps of a disposal / loss approval, in order: role slugs from itassets.roles
+# ("dept_head": the head of the asset's department; "clerk": any asset clerk).
+# APPROVAL_STEPS=clerk makes it one step.
+APPROVAL_STEPS = env.list("APPROVAL_STEPS", default=["dept_head", "clerk"])
+# Assignments whose handover receipt is not confirmed after this many days are listed for clerks.
+ASSIGNMENT_CONFIRM_DAYS = env.int("ASSIGNMENT_CONFIRM_DAYS", default=3)
+
 ADMIN_SITE_HEADER = _("IT Asset Management Admin")

@@ -3,6 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 
+from assets import urls as asset_urls
+
 from . import health, views
 from .forms import LoginForm
 
@@ -30,5 +32,9 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("assets/", include("assets.urls")),
+    path("approvals/", include((asset_urls.approval_urlpatterns, "approvals"))),
+    path("me/", include((asset_urls.me_urlpatterns, "me"))),
+    path("requests/", include((asset_urls.request_urlpatterns, "requests"))),
+    path("reports/", include("assets.urls_reports")),
     path("admin/", admin.site.urls),
 ]

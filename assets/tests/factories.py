@@ -145,3 +145,34 @@ class AttachmentFactory(factory.django.DjangoModelFactory):
     content_type = "image/jpeg"
     size = 8
     sha256 = "0" * 64
+
+
+class RepairOrderFactory(factory.django.DjangoModelFactory):
+    """A repair order; traits per state (``reported`` is the model default)."""
+
+    class Meta:
+        model = "assets.RepairOrder"
+
+    number = factory.Sequence(lambda n: f"WX-TEST-{n:05d}")
+    asset = factory.SubFactory(AssetFactory)
+    fault = "屏幕闪烁"
+
+    class Params:
+        in_repair = factory.Trait(state="in_repair", previous_status=Status.IN_USE)
+        done = factory.Trait(state="done", actual_cost=Decimal("300.00"))
+        failed = factory.Trait(state="failed")
+
+
+class ApprovalRequestFactory(factory.django.DjangoModelFactory):
+    """An approval request (rows only: the approvals service plans the steps)."""
+
+    class Meta:
+        model = "assets.ApprovalRequest"
+
+    asset = factory.SubFactory(AssetFactory)
+    transition = "request_disposal"
+    previous_status = Status.IN_STOCK
+
+    class Params:
+        approved = factory.Trait(state="approved")
+        rejected = factory.Trait(state="rejected")

@@ -42,6 +42,8 @@ ASSETS_MODELS = sorted(
 )
 # Written only by services (attachments, preferences) or never by hand (tag sequences).
 NO_ADD = {Attachment, TagSequence, UserPreference}
+# Lifecycle records: written only by the lifecycle services (assets/admin_lifecycle.py).
+NO_ADD |= {m for m in ASSETS_MODELS if m.__module__ == "assets.models.events"}
 INLINE_MGMT = {
     "attachments-TOTAL_FORMS": "0",
     "attachments-INITIAL_FORMS": "0",

@@ -499,14 +499,37 @@ def test_list_page_query_count_is_bounded(client_as, django_assert_max_num_queri
 
 
 def test_filtered_search_page_query_count_is_bounded(client_as, django_assert_max_num_queries):
+    # given: a search that is not an exact tag or serial number costs one probe query more
     client = client_as("clerk")
     _rich_assets(30)
     dept_id = DepartmentFactory._meta.model.objects.first().pk
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(9):
         response = client.get(
             URL, {"q": "型号", "department": dept_id, "status": "in_stock", "per_page": 25}
         )
     assert len(response.context["page"].rows) == 25
+
+
+def test_exact_search_is_answered_from_the_probe(client_as, django_assert_max_num_queries):
+    # given
+    client = client_as("clerk")
+    _rich_assets(30)
+    wanted = AssetFactory(serial_number="EXACT-1")
+    # when: session, user, groups, nav person, trees, columns, probe, rows
+    with django_assert_max_num_queries(8):
+        response = client.get(URL, {"q": "EXACT-1"})
+    # then
+    assert tags_of(response) == [wanted.tag]
+    assert response.context["page"].count == 1
+
+
+def test_htmx_table_without_tree_filter_skips_the_trees(client_as, django_assert_max_num_queries):
+    client = client_as("clerk")
+    _rich_assets(30)
+    with django_assert_max_num_queries(7):
+        response = client.get(URL, {"status": "in_stock", "sort": "-cost"}, **HTMX)
+    assert response.status_code == 200
+    assert "<html" not in response.content.decode()
 
 
 @pytest.mark.skipif(connection.vendor != "mysql", reason="EXPLAIN format is MariaDB's")

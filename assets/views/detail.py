@@ -15,6 +15,7 @@ from django.core.files.storage import default_storage
 from django.db import models
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import content_disposition_header
 from django.utils.safestring import mark_safe
@@ -25,11 +26,13 @@ from storages.backends.s3 import S3Storage
 
 from .. import services
 from ..custom_fields import category_schema, display_values
+from ..depreciation import asset_position
 from ..forms import AttachmentForm
 from ..history import EMPTY, asset_history, format_value
 from ..models import Asset, Attachment
 from ..qr import asset_url, qr_svg
 from ..selectors import asset_get
+from .lifecycle import lifecycle_context
 
 TEMPLATE = "assets/asset_detail.html"
 UPLOAD_PERMISSION = "assets.add_attachment"
@@ -40,7 +43,7 @@ SECTIONS = [
         gettext_lazy("Basic information"),
         ["tag", "name", "category", "manufacturer", "model", "serial_number"],
     ),
-    (gettext_lazy("Use"), ["department", "holder", "location"]),
+    (gettext_lazy("Use"), ["department", "holder", "location", "due_date"]),
     (
         gettext_lazy("Purchase"),
         [
@@ -116,6 +119,19 @@ def _detail_context(request, asset: Asset, upload_form: AttachmentForm | None = 
         "qr_svg": mark_safe(qr_svg(asset.tag)),  # noqa: S308 (segno's own SVG markup)
         "qr_url": asset_url(asset.tag),
         "can_edit": request.user.has_perm("assets.change_asset"),
+        "depreciation": _depreciation(asset),
+        **lifecycle_context(request, asset),
+    }
+
+
+def _depreciation(asset: Asset) -> dict:
+    """The depreciation card: method, life, residual rate and today's figures (``position``
+    is None without a cost or purchase date: the page shows "—")."""
+    return {
+        "method": asset.category.get_depreciation_method_display(),
+        "life_months": asset.effective_useful_life_months,
+        "residual_rate": asset.effective_residual_rate,
+        "position": asset_position(asset, month=timezone.localdate()),
     }
 
 

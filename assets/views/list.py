@@ -8,7 +8,7 @@ JavaScript.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -189,32 +189,24 @@ def _int(value, default: int) -> int:
         return default
 
 
-def _state(params: QueryDict, filter_keys, sort_key: str, per_page: int) -> QueryDict:
-    """The list's canonical state: non-empty filters, then sort and page size if not default."""
-    state = QueryDict(mutable=True)
-    for key in filter_keys:
-        values = [v for v in params.getlist(key) if v.strip()]
-        if values:
-            state.setlist(key, values)
+def _state(params: QueryDict, filter_keys, sort_key: str, per_page: int) -> list[tuple]:
+    """The list's canonical state as query pairs: non-empty filters, then sort and page size
+    when not the default."""
+    state = [(key, v) for key in filter_keys for v in params.getlist(key) if v.strip()]
     if sort_key:
-        state["sort"] = sort_key
+        state.append(("sort", sort_key))
     if per_page != selectors.LIST_DEFAULT_PER_PAGE:
-        state["per_page"] = str(per_page)
+        state.append(("per_page", str(per_page)))
     return state
 
 
-def _href(base: str, state: QueryDict, **changes) -> str:
-    query = state.copy()
-    for key, value in changes.items():
-        if value in (None, ""):
-            query.pop(key, None)
-        else:
-            query[key] = str(value)
-    encoded = query.urlencode()
-    return f"{base}?{encoded}" if encoded else base
+def _href(base: str, state: list[tuple], **changes) -> str:
+    pairs = [(k, v) for k, v in state if k not in changes]
+    pairs += [(k, v) for k, v in changes.items() if v not in (None, "")]
+    return f"{base}?{urlencode(pairs)}" if pairs else base
 
 
-def _headers(columns: list[str], sort_key: str, base: str, state: QueryDict) -> list[dict]:
+def _headers(columns: list[str], sort_key: str, base: str, state: list[tuple]) -> list[dict]:
     headers = []
     for key in columns:
         col = COLUMNS_BY_KEY[key]
@@ -236,7 +228,7 @@ def _headers(columns: list[str], sort_key: str, base: str, state: QueryDict) -> 
     return headers
 
 
-def _pagination(page: selectors.AssetPage, base: str, state: QueryDict) -> dict:
+def _pagination(page: selectors.AssetPage, base: str, state: list[tuple]) -> dict:
     def link(number):
         return _href(base, state, page=number if number > 1 else None)
 
@@ -269,15 +261,14 @@ def list_context(request, params: QueryDict) -> dict:
     per_page = _int(params.get("per_page"), selectors.LIST_DEFAULT_PER_PAGE)
     if per_page not in selectors.LIST_PER_PAGE_CHOICES:
         per_page = selectors.LIST_DEFAULT_PER_PAGE
-    queryset = selectors.asset_list(
-        user=request.user, filters={**filters, "sort": sort_key}, trees=trees
-    )
     columns = _user_columns(request.user)
-    page = selectors.asset_page(
-        queryset,
+    page = selectors.asset_list_page(
+        user=request.user,
+        filters={**filters, "sort": sort_key},
         page=_int(params.get("page"), 1),
         per_page=per_page,
         related=[COLUMN_RELATIONS[c] for c in columns if c in COLUMN_RELATIONS],
+        trees=trees,
     )
     labels_url = _optional_url("assets:labels")
     base = reverse("assets:list")
@@ -297,6 +288,11 @@ def list_context(request, params: QueryDict) -> dict:
         "filtered": bool(filters),
         "labels_url": labels_url,
         "can_add": _role_grants(request.user, "assets.add_asset"),
+        # Which bulk actions to offer (the bulk views check has_perm themselves).
+        "may": {
+            perm: _role_grants(request.user, f"assets.{perm}")
+            for perm in ("assign_asset", "repair_asset", "request_disposal_asset")
+        },
         "label_formats": LABEL_FORMATS,
         "state_keys": STATE_KEYS,
     }

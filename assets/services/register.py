@@ -17,9 +17,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .custom_fields import category_schema, validate_values
-from .lifecycle import INITIAL_STATES, Status
-from .models import Asset, AssetModel, Attachment, TagSequence, UserPreference
+from ..custom_fields import category_schema, validate_values
+from ..lifecycle import INITIAL_STATES, Status
+from ..models import Asset, AssetModel, Attachment, TagSequence, UserPreference
 
 # --- Tags -------------------------------------------------------------------------------------
 
@@ -299,7 +299,7 @@ def tree_names_refresh(*, node) -> int:
     Needed after a rename or a move (treebeard rewrites paths with bulk SQL, so ``save`` of
     each descendant never runs). Returns the number of nodes whose full name changed.
     """
-    from .models import PATH_SEPARATOR
+    from ..models import PATH_SEPARATOR
 
     model = type(node)
     step = model.steplen
