@@ -9,7 +9,8 @@ from functools import partial
 import django_filters
 from django import forms
 from django.forms.utils import flatatt
-from django.utils.html import format_html, format_html_join
+from django.utils.html import escape, format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from .lifecycle import Status
@@ -29,12 +30,12 @@ class Select(forms.Select):
     def render(self, name, value, attrs=None, renderer=None):
         final = self.build_attrs(self.attrs, {**(attrs or {}), "name": name})
         chosen = "" if value is None else str(value)
-        options = format_html_join(
-            "",
-            '<option value="{}"{}>{}</option>',
-            ((v, " selected" if str(v) == chosen else "", label) for v, label in self.choices),
+        options = "".join(
+            f'<option value="{escape(v)}"{" selected" if str(v) == chosen else ""}>'
+            f"{escape(label)}</option>"
+            for v, label in self.choices
         )
-        return format_html("<select{}>{}</select>", flatatt(final), options)
+        return mark_safe(f"<select{flatatt(final)}>{options}</select>")  # noqa: S308 (escaped)
 
 
 class _InputRender:
@@ -114,7 +115,10 @@ class AssetFilterSet(django_filters.FilterSet):
             self.form.fields[kind].choices = partial(self._tree_choices, kind)
 
     def _tree_choices(self, kind: str) -> list[tuple]:
-        return [("", _("All")), *self.trees.choices(kind)]
+        cache = self.__dict__.setdefault("_choices", {})
+        if kind not in cache:
+            cache[kind] = [("", str(_("All"))), *self.trees.choices(kind)]
+        return cache[kind]
 
     @classmethod
     def _cached_form_class(cls, build):

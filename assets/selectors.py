@@ -129,6 +129,9 @@ LIST_SORTS = {
     "updated_at": "updated_at",
 }
 LIST_DEFAULT_ORDER = ("-id",)
+# Unique columns sort without the id tie-break: MariaDB does not extend a UNIQUE index with the
+# primary key, so "ORDER BY tag, id" would filesort the whole table.
+LIST_UNIQUE_SORTS = {"tag"}
 TREE_KINDS = ("category", "department", "location")
 _TREE_MODELS = {"category": Category, "department": Department, "location": Location}
 
@@ -257,6 +260,8 @@ def asset_list_order(sort: str | None) -> tuple[str, tuple[str, ...]]:
     if column is None:
         return "", LIST_DEFAULT_ORDER
     sign = "-" if key.startswith("-") else ""
+    if column in LIST_UNIQUE_SORTS:  # no ties to break; "tag, id" could not use the tag index
+        return key, (f"{sign}{column}",)
     return key, (f"{sign}{column}", f"{sign}id")
 
 

@@ -214,7 +214,7 @@ def seed(*, assets: int, seed: int = 2026, log=print) -> None:
 
     tags = _reserve_tags(assets)
     # Benchmark data, not security: a seeded generator makes runs comparable.
-    rng = random.Random(seed)  # noqa: S311
+    rng = random.Random(seed)
     today = date.today()
     done = 0
     while done < assets:

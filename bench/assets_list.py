@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-WARMUP = 5
+WARMUP = 10
 
 
 def _prepare_environment(server_url: str, database: str) -> None:
@@ -120,8 +120,10 @@ def main() -> int:
     from itassets.roles import ROLES
 
     print("# bench/assets_list.py: Django test client in-process (real URL routing, middleware,")
-    print("# session/auth, views, templates), DEBUG off, MariaDB database "
-          f"`{args.database}`, logged in as an asset clerk")
+    print(
+        "# session/auth, views, templates), DEBUG off, MariaDB database "
+        f"`{args.database}`, logged in as an asset clerk"
+    )
 
     have = 0
     if args.reuse:
@@ -151,7 +153,7 @@ def main() -> int:
     client.force_login(clerk)
 
     # Inputs: tags spread over the table, a department with sub-departments, a name part.
-    rng = random.Random(args.seed)  # noqa: S311 (benchmark inputs)
+    rng = random.Random(args.seed)
     max_id = Asset.objects.order_by("-id").values_list("id", flat=True).first()
     sample_ids = [rng.randrange(1, max_id + 1) for _ in range(200)]
     tags = list(Asset.objects.filter(id__in=sample_ids).values_list("tag", flat=True))
@@ -174,6 +176,17 @@ def main() -> int:
 
     n = args.iterations
     print(f"# {Asset.objects.count():,} assets; {n} iterations after {WARMUP} warm-up each")
+    print(f"# load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    # One pass over every page first, so no figure pays for the others' cold caches.
+    for params in (
+        {},
+        {"page": 2000},
+        {"department": parent.pk, "status": "in_use"},
+        {"q": tags[0]},
+        {"q": substring},
+    ):
+        get("/assets/", params)
+    get(f"/assets/{tags[0]}/")
 
     first = _time_ms(lambda i: get("/assets/"), n)
     report("list_p95_ms", first, p50=True)
@@ -182,9 +195,7 @@ def main() -> int:
     report("list_deep_p95_ms", deep)
 
     print(f"# filtered: department {parent.full_name} (incl. children) + status in_use")
-    filtered = _time_ms(
-        lambda i: get("/assets/", {"department": parent.pk, "status": "in_use"}), n
-    )
+    filtered = _time_ms(lambda i: get("/assets/", {"department": parent.pk, "status": "in_use"}), n)
     report("filtered_p95_ms", filtered)
 
     exact = _time_ms(lambda i: get("/assets/", {"q": tags[i % len(tags)]}), n)
@@ -218,7 +229,37 @@ def main() -> int:
 
     print(f"# raw SQL: the first page's {len(list_sql)} asset queries (ids+count, rows) via cursor")
     report("raw_sql_p95_ms", _time_ms(raw, n))
+    print(f"# load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    _explain(clerk, parent)
     return 0
+
+
+def _explain(user, department) -> None:
+    """EXPLAIN of the id query of the pages measured and of every sort (as '#' lines)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from assets import selectors
+
+    cases = [
+        ("default sort", {}, 1),
+        ("department+status", {"department": department.pk, "status": ["in_use"]}, 1),
+        ("deep page 2000", {}, 2000),
+    ]
+    cases += [(f"sort -{key}", {"sort": f"-{key}"}, 1) for key in selectors.LIST_SORTS]
+    for label, filters, page in cases:
+        with CaptureQueriesContext(connection) as ctx:
+            selectors.asset_list_page(user=user, filters=filters, page=page, per_page=25)
+        sql = next(q["sql"] for q in ctx.captured_queries if "capped_total" in q["sql"])
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN {sql}")
+            columns = [c[0] for c in cursor.description]
+            outer = dict(zip(columns, cursor.fetchone(), strict=True))
+            cursor.fetchall()
+        print(
+            f"# explain {label}: key={outer['key']} rows={outer['rows']} "
+            f"extra={outer['Extra'] or '-'}"
+        )
 
 
 if __name__ == "__main__":

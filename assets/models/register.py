@@ -454,6 +454,8 @@ class Asset(models.Model):
             models.Index(fields=["status", "id"], name="asset_status_id"),
             models.Index(fields=["category", "id"], name="asset_category_id"),
             models.Index(fields=["department", "status", "id"], name="asset_dept_status_id"),
+            # Sorting by department: (department, status, id) cannot give "department, id" order.
+            models.Index(fields=["department", "id"], name="asset_department_id"),
             models.Index(fields=["location", "id"], name="asset_location_id"),
             models.Index(fields=["holder", "id"], name="asset_holder_id"),
             models.Index(fields=["purchase_date", "id"], name="asset_purchase_id"),

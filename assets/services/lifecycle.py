@@ -491,24 +491,52 @@ def _handover_create(
     )
 
 
-def handover_pdf_store(*, handover: Handover) -> None:
+def handover_pdf_store(*, handover: Handover) -> bool:
     """Render the receipt's PDF and keep it in ``Handover.pdf`` (default storage).
 
-    A rendering failure (e.g. the CJK font missing) must not undo the transition: it is
-    logged and the download view renders the PDF on demand instead.
+    Called after the transaction that made (or confirmed) the handover has committed
+    (``handover_pdf_store_on_commit``): no file is written for a transaction that rolls back,
+    and no row lock (the asset, the day's number sequence) is held while rendering and
+    uploading. A failure (e.g. the CJK font missing, storage down) is logged and leaves the
+    PDF empty: the download view then renders it on demand. Returns whether it was stored.
     """
     from ..handover_pdf import render_handover
 
     try:
         pdf = render_handover(handover)
+        old = handover.pdf.name if handover.pdf else ""
+        field = handover.pdf
+        field.save(f"{handover.number}.pdf", ContentFile(pdf), save=False)
+        Handover.objects.filter(pk=handover.pk).update(pdf=field.name)
+        if old and old != field.name:
+            field.storage.delete(old)
     except Exception:
-        logger.exception("handover %s: PDF rendering failed", handover.number)
-        return
-    old = handover.pdf.name if handover.pdf else ""
-    handover.pdf.save(f"{handover.number}.pdf", ContentFile(pdf), save=False)
-    handover.save(update_fields=["pdf"])
-    if old and old != handover.pdf.name:
-        transaction.on_commit(lambda: handover.pdf.storage.delete(old))
+        logger.exception("handover %s: storing the PDF failed", handover.number)
+        return False
+    return True
+
+
+def _handover_pdf_store_by_id(handover_id: int) -> None:
+    handover = (
+        Handover.objects.select_related(
+            "from_person",
+            "from_department",
+            "to_person",
+            "to_department",
+            "location",
+            "created_by",
+            "accepted_by",
+        )
+        .filter(pk=handover_id)
+        .first()
+    )
+    if handover is not None:
+        handover_pdf_store(handover=handover)
+
+
+def handover_pdf_store_on_commit(handover_id: int) -> None:
+    """Store the receipt's PDF once the current transaction has committed."""
+    transaction.on_commit(lambda: _handover_pdf_store_by_id(handover_id))
 
 
 @transaction.atomic
@@ -529,9 +557,8 @@ def handover_accept(*, handover: Handover, actor) -> Handover:
     locked.accepted_by = actor
     locked.accepted_at = timezone.now()
     locked.save(update_fields=["accepted_by", "accepted_at"])
-    handover_pdf_store(handover=locked)
+    handover_pdf_store_on_commit(locked.pk)  # the PDF shows who confirmed and when
     handover.accepted_by, handover.accepted_at = locked.accepted_by, locked.accepted_at
-    handover.pdf = locked.pdf
     return locked
 
 
@@ -629,7 +656,7 @@ def asset_transition(
         handover=handover if t.name in HANDOVER_TRANSITIONS else None,
     )
     if own_handover:
-        handover_pdf_store(handover=handover)
+        handover_pdf_store_on_commit(handover.pk)
     transaction.on_commit(lambda: _send_signal(event.pk))
 
     for name in _SAVED_FIELDS:  # the caller's instance shows the new state
@@ -724,5 +751,5 @@ def asset_transition_bulk(
     if errors:
         raise ValidationError(errors)
     if handover is not None:
-        handover_pdf_store(handover=handover)
+        handover_pdf_store_on_commit(handover.pk)
     return events

@@ -615,3 +615,16 @@ def test_queue_query_count_does_not_grow_with_rows(org, client_as, django_assert
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = client.get(URL)
     assert len(response.context["queue"]) == 12
+
+
+def test_the_dialog_of_a_decided_request_says_so(org, client_as):
+    # given
+    approval = approval_request(asset=org.asset(), transition="request_disposal", actor=org.clerk)
+    approval_cancel(approval=approval, actor=org.clerk)
+    # when
+    response = client_as(user=org.head).get(reverse("approvals:decide", args=[approval.pk]), **HTMX)
+    # then
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-testid="dialog-closed"' in body
+    assert 'name="decision"' not in body

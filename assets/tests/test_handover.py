@@ -8,6 +8,7 @@ import subprocess
 import pytest
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -21,14 +22,16 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def media(settings, tmp_path):
+def media_root(settings, tmp_path):
+    root = tmp_path / "media"
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
             "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "media"), "base_url": "/media/"},
+            "OPTIONS": {"location": str(root), "base_url": "/media/"},
         },
     }
+    return root
 
 
 def pdf_text(pdf: bytes, tmp_path) -> str:
@@ -44,7 +47,7 @@ def pdf_text(pdf: bytes, tmp_path) -> str:
 
 
 @pytest.fixture
-def assigned(clerk, make_user):
+def assigned(clerk, make_user, django_capture_on_commit_callbacks):
     """A laptop assigned to 张三 (who has a login) of 研发中心."""
     user = make_user("employee")
     dept = DepartmentFactory(name="研发中心")
@@ -54,7 +57,11 @@ def assigned(clerk, make_user):
         name="笔记本电脑",
         serial_number="PF-3X9K2",
     )
-    event = asset_transition(asset=asset, transition="assign", actor=clerk, data={"holder": person})
+    with django_capture_on_commit_callbacks(execute=True):  # the PDF is stored after commit
+        event = asset_transition(
+            asset=asset, transition="assign", actor=clerk, data={"holder": person}
+        )
+    event.handover.refresh_from_db()
     return event
 
 
@@ -77,19 +84,24 @@ def test_the_stored_pdf_has_the_chinese_text_asset_and_both_sides(assigned, tmp_
         assert expected in text, expected
 
 
-def test_a_bulk_handover_lists_every_asset(clerk, tmp_path):
+def test_a_bulk_handover_lists_every_asset(clerk, tmp_path, django_capture_on_commit_callbacks):
     # given
     person = PersonFactory(name="李四")
     assets = AssetFactory.create_batch(3)
     # when
-    asset_transition_bulk(assets=assets, transition="assign", actor=clerk, data={"holder": person})
+    with django_capture_on_commit_callbacks(execute=True):
+        asset_transition_bulk(
+            assets=assets, transition="assign", actor=clerk, data={"holder": person}
+        )
     # then
     text = pdf_text(Handover.objects.get().pdf.read(), tmp_path)
     assert all(a.tag in text for a in assets)
     assert "李四" in text
 
 
-def test_acceptance_records_who_and_when_and_shows_on_the_pdf(assigned, tmp_path):
+def test_acceptance_records_who_and_when_and_shows_on_the_pdf(
+    assigned, tmp_path, django_capture_on_commit_callbacks
+):
     # given
     handover = assigned.handover
     recipient = handover.to_person.user
@@ -98,7 +110,8 @@ def test_acceptance_records_who_and_when_and_shows_on_the_pdf(assigned, tmp_path
     recipient.save()
     before = timezone.now()
     # when
-    accepted = handover_accept(handover=handover, actor=recipient)
+    with django_capture_on_commit_callbacks(execute=True):
+        accepted = handover_accept(handover=handover, actor=recipient)
     # then
     handover.refresh_from_db()
     assert handover.accepted_by == recipient
@@ -187,6 +200,20 @@ def test_a_missing_pdf_is_rendered_on_demand(assigned, client_as):
     # then
     assert response.status_code == 200
     assert response.content.startswith(b"%PDF")
+
+
+def test_nothing_is_stored_when_the_transaction_rolls_back(clerk, media_root):
+    # given
+    asset = AssetFactory()
+    # when: the transition's transaction is rolled back (no commit, no callbacks run)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        asset_transition(
+            asset=asset, transition="assign", actor=clerk, data={"holder": PersonFactory()}
+        )
+        raise RuntimeError("rollback")
+    # then
+    assert Handover.objects.count() == 0
+    assert not [p for p in media_root.rglob("*") if p.is_file()]
 
 
 def test_render_handover_is_a_pdf_without_assets_too(assigned):

@@ -81,44 +81,43 @@ def _summary(approval: ApprovalRequest) -> list:
 @login_required
 @require_http_methods(["GET", "POST"])
 def approval_decide(request, pk: int):
-    """The decision dialog. 403 for a user who may not decide the open step; a request
-    decided meanwhile shows the form with the reason it can no longer be decided."""
+    """The decision dialog. 403 for a user who may not decide the open step; a request that
+    is already decided shows why instead of the buttons. The service has the last word."""
     user = request.user
     if not _may_use(user):
         raise PermissionDenied
     approval = get_object_or_404(
         ApprovalRequest.objects.select_related("asset", "requested_by"), pk=pk
     )
+    closed = ""
+    if request.method == "GET":
+        if approval.state != ApprovalRequest.State.PENDING:
+            closed = _("This request has already been decided: %(state)s.") % {
+                "state": approval.get_state_display()
+            }
+        elif approval_step_for_decision(user=user, pk=pk) is None:
+            raise PermissionDenied
     form = DecisionForm(request.POST or None)
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                services.approval_decide(
-                    approval=approval,
-                    actor=user,
-                    approve=form.approve,
-                    comment=form.cleaned_data["comment"],
-                )
-            except ValidationError as exc:
-                form.add_service_errors(exc)
-            else:
-                text = _("Approved: %(asset)s.") if form.approve else _("Rejected: %(asset)s.")
-                messages.success(request, text % {"asset": approval.asset.tag})
-                return done(
-                    request,
-                    url=reverse("approvals:list"),
-                    event=DECIDED,
-                    regions=[f"{TEMPLATE}#approval-queue", f"{TEMPLATE}#approval-history"],
-                    context=_context(request),
-                )
-    elif approval.state != ApprovalRequest.State.PENDING:
-        form.add_error(
-            None,
-            _("This request has already been decided: %(state)s.")
-            % {"state": approval.get_state_display()},
-        )
-    elif approval_step_for_decision(user=user, pk=pk) is None:
-        raise PermissionDenied
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.approval_decide(
+                approval=approval,
+                actor=user,
+                approve=form.approve,
+                comment=form.cleaned_data["comment"],
+            )
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        else:
+            text = _("Approved: %(asset)s.") if form.approve else _("Rejected: %(asset)s.")
+            messages.success(request, text % {"asset": approval.asset.tag})
+            return done(
+                request,
+                url=reverse("approvals:list"),
+                event=DECIDED,
+                regions=[f"{TEMPLATE}#approval-queue", f"{TEMPLATE}#approval-history"],
+                context=_context(request),
+            )
     return form_dialog(
         request,
         form=form,
@@ -127,6 +126,7 @@ def approval_decide(request, pk: int):
         back_url=reverse("approvals:list"),
         decision=True,
         summary=_summary(approval),
+        closed=closed,
     )
 
 

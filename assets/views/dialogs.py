@@ -30,8 +30,11 @@ def form_dialog(
     submit_label: str = "",
     decision: bool = False,
     summary: list | None = None,
+    closed: str = "",
 ):
-    """The form as a ``<dialog>`` fragment (htmx) or as a page of its own."""
+    """The form as a ``<dialog>`` fragment (htmx) or as a page of its own.
+
+    ``closed``: why the form can no longer be submitted (shown instead of its buttons)."""
     context = {
         "form": form,
         "title": title,
@@ -40,6 +43,7 @@ def form_dialog(
         "submit_label": submit_label,
         "decision": decision,
         "summary": summary or [],
+        "closed": closed,
         "in_dialog": is_fragment(request),
     }
     if context["in_dialog"]:

@@ -34,6 +34,7 @@ from .. import services
 from ..lifecycle import STATUS_BADGE, TRANSITIONS, Status, Transition, available
 from ..models import ApprovalRequest, Asset, AssetEvent, Handover, RepairOrder, Supplier
 from ..selectors import asset_get, asset_queryset, asset_scope_q, person_for
+from ..services.lifecycle import PLACEMENT_FIELDS
 from .dialogs import done, is_fragment
 
 TEMPLATE = "assets/asset_transition.html"
@@ -149,8 +150,16 @@ def _payload_text(value) -> str:
 
 
 def _details(payload: dict) -> list[tuple[str, str]]:
+    """(label, text) lines: placement changes as "before → after", then the form's data."""
     out = []
+    before, after = payload.get("from") or {}, payload.get("to") or {}
+    moved = [k for k in PLACEMENT_FIELDS if before.get(k) != after.get(k)]
+    for key in moved:
+        old, new = _payload_text(before.get(key)) or "—", _payload_text(after.get(key)) or "—"
+        out.append((str(PAYLOAD_LABELS[key]), f"{old} → {new}"))
     for key, label in PAYLOAD_LABELS.items():
+        if key in PLACEMENT_FIELDS and before:  # shown above as before → after
+            continue
         text = _payload_text(payload.get(key))
         if text:
             out.append((str(label), text))
