@@ -491,3 +491,53 @@ def test_list_page_offers_bulk_buttons_to_clerks_only(client_as):
     assert 'data-testid="bulk-assign"' in clerk_body
     auditor_body = client_as("auditor").get(reverse("assets:list")).content.decode()
     assert 'data-testid="bulk-assign"' not in auditor_body
+
+
+# --- Forms ------------------------------------------------------------------------------------
+
+
+def _form(name, data, asset=None):
+    from django.utils.module_loading import import_string
+
+    from assets.lifecycle import TRANSITIONS
+
+    t = TRANSITIONS[name]
+    return import_string(t.form)(data, asset=asset, transition=t)
+
+
+def test_assign_form_needs_a_person_or_a_department():
+    form = _form("assign", {})
+    assert not form.is_valid()
+    assert list(form.errors) == ["holder"]
+    assert _form("assign", {"department": DepartmentFactory().pk}).is_valid()
+
+
+def test_dates_in_the_past_and_future_are_refused():
+    yesterday = (timezone.localdate() - timedelta(days=1)).isoformat()
+    tomorrow = (timezone.localdate() + timedelta(days=1)).isoformat()
+    person = PersonFactory()
+    assert list(_form("assign", {"holder": person.pk, "due_date": yesterday}).errors) == [
+        "due_date"
+    ]
+    store = LocationFactory()
+    assert list(_form("receive", {"location": store.pk, "received_on": tomorrow}).errors) == [
+        "received_on"
+    ]
+
+
+def test_transfer_form_refuses_no_change():
+    person = PersonFactory()
+    asset = AssetFactory(assigned=True, holder=person, department=person.department)
+    form = _form("transfer", {"holder": person.pk}, asset=asset)
+    assert list(form.errors) == ["holder"]
+
+
+def test_forms_hand_note_and_data_to_the_service():
+    person = PersonFactory()
+    form = _form("loan", {"holder": person.pk, "due_date": "2099-01-31", "note": "出差"})
+    assert form.is_valid(), form.errors
+    args = form.service_arguments()
+    assert args["note"] == "出差"
+    assert args["data"]["holder"] == person
+    assert args["data"]["due_date"].isoformat() == "2099-01-31"
+    assert "note" not in args["data"]
