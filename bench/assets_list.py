@@ -210,6 +210,18 @@ def main() -> int:
     detail = _time_ms(lambda i: get(f"/assets/{tags[i % len(tags)]}/"), n)
     report("detail_p95_ms", detail)
 
+    from django.core.cache import cache
+
+    from assets.selectors import DASHBOARD_CACHE_KEY
+
+    def home_uncached(_i):
+        cache.delete(DASHBOARD_CACHE_KEY)
+        get("/")
+
+    print("# home: all-scope counts cached 60 s; uncached = the GROUP BYs of a cache miss")
+    report("home_p95_ms", _time_ms(lambda i: get("/"), n))
+    report("home_uncached_p95_ms", _time_ms(home_uncached, max(10, n // 5)))
+
     counts = {}
     for per_page in (10, 25, 100):
         with CaptureQueriesContext(connection) as ctx:

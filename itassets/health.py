@@ -126,8 +126,14 @@ def ready(request):
 
 
 def ready_warnings() -> list[str]:
-    """Non-fatal findings (later: scheduler heartbeat). Kept separate from readiness."""
-    return []
+    """Non-fatal findings, kept separate from readiness: the scheduler heartbeat (beat silent
+    for more than 2 h, no worker for more than 10 min; see notifications.selectors)."""
+    from notifications.selectors import scheduler_warnings
+
+    try:
+        return scheduler_warnings()
+    except Exception as exc:  # a warning must never turn /ready into a 500
+        return [f"scheduler heartbeat unknown: {type(exc).__name__}: {exc}"[:300]]
 
 
 def _ip_allowed(ip: str) -> bool:

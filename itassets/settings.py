@@ -318,6 +318,21 @@ EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = env.str("SMTP_FROM", default="itassets@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# --- Notifications (notifications/conf.py has the defaults) ------------------------------------
+# Global group robots; per-department robots are configured in the admin.
+DINGTALK_WEBHOOK_URL = env.str("DINGTALK_WEBHOOK_URL", default="")
+DINGTALK_SECRET = env.str("DINGTALK_SECRET", default="")
+WECOM_WEBHOOK_URL = env.str("WECOM_WEBHOOK_URL", default="")
+FEISHU_WEBHOOK_URL = env.str("FEISHU_WEBHOOK_URL", default="")
+FEISHU_SECRET = env.str("FEISHU_SECRET", default="")
+NOTIFY_WEBHOOK_URL = env.str("NOTIFY_WEBHOOK_URL", default="")
+NOTIFY_WEBHOOK_SECRET = env.str("NOTIFY_WEBHOOK_SECRET", default="")
+NOTIFICATIONS_TIMEOUT = env.float("NOTIFICATIONS_TIMEOUT", default=5.0)
+NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=5)
+NOTIFICATIONS_RETRY_BASE_SECONDS = env.float("NOTIFICATIONS_RETRY_BASE_SECONDS", default=60)
+NOTIFICATIONS_BEAT_SILENT_SECONDS = env.int("NOTIFICATIONS_BEAT_SILENT_SECONDS", default=7200)
+NOTIFICATIONS_WORKER_SILENT_SECONDS = env.int("NOTIFICATIONS_WORKER_SILENT_SECONDS", default=600)
+
 # --- Asset register -------------------------------------------------------------------------
 ASSET_TAG_PATTERN = env.str("ASSET_TAG_PATTERN", default="IT-{yyyy}-{seq:06d}")
 # QR labels: a TrueType CJK font (reportlab cannot use the CFF-based Noto CJK .ttc).

@@ -36,5 +36,7 @@ urlpatterns = [
     path("me/", include((asset_urls.me_urlpatterns, "me"))),
     path("requests/", include((asset_urls.request_urlpatterns, "requests"))),
     path("reports/", include("assets.urls_reports")),
+    path("inventory/", include("inventory.urls")),
+    path("notifications/", include("notifications.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -11,6 +11,10 @@ may be decided by any asset clerk. Who may decide is answered by
   ``reject_disposal`` back to the state before.
 - ``report_lost`` changes nothing until the final approval, which runs the transition;
   rejection changes nothing.
+- ``repair_failed`` (no approval of its own) moves the asset to pending disposal and opens
+  the same disposal request through ``approval_open``: once approved the asset can be
+  disposed of; a rejection returns it to stock (``previous_status`` in stock, since the
+  repair is over).
 
 Status changes go through ``asset_transition`` only. Events are sent after commit.
 """
@@ -83,6 +87,58 @@ def _send_on_commit(signal, **kwargs) -> None:
     transaction.on_commit(lambda: signal.send(sender=ApprovalRequest, **kwargs))
 
 
+def approval_open(
+    *,
+    asset: Asset,
+    transition: str,
+    actor,
+    previous_status: str,
+    reason: str = "",
+    data: dict | None = None,
+) -> ApprovalRequest:
+    """Record an approval request for ``transition`` of ``asset`` and plan its steps; runs no
+    transition and checks no permission (the caller has). ``asset`` must be locked.
+
+    Shared by ``approval_request`` and by ``asset_transition("repair_failed")``, which moves
+    the asset to pending disposal itself and opens the same disposal approval here.
+    ``previous_status`` is where a rejection of a disposal request returns the asset.
+    Raises ValidationError when another approval of the asset is pending.
+    """
+    pending = list(
+        ApprovalRequest.objects.select_for_update().filter(
+            asset=asset, state=ApprovalRequest.State.PENDING
+        )
+    )
+    for stale in pending:
+        # A disposal request whose asset has left pending disposal by other means
+        # (cancel_disposal) is over.
+        if stale.transition == REQUEST_DISPOSAL and asset.status != Status.PENDING_DISPOSAL:
+            stale.state = ApprovalRequest.State.CANCELLED
+            stale.decided_at = timezone.now()
+            stale.save(update_fields=["state", "decided_at"])
+        else:
+            raise ValidationError(
+                _("An approval for this asset is already pending: %(action)s.")
+                % {"action": TRANSITIONS[stale.transition].label}
+            )
+    approval = ApprovalRequest.objects.create(
+        asset=asset,
+        transition=transition,
+        previous_status=previous_status,
+        requested_by=actor,
+        reason=(reason or (data or {}).get("reason") or "").strip(),
+        payload=jsonable(dict(data or {})),
+    )
+    steps = _plan_steps(approval, asset)
+    ApprovalStep.objects.bulk_create(steps)
+    approval.current_step = next(
+        s.number for s in steps if s.decision == ApprovalStep.Decision.PENDING
+    )
+    approval.save(update_fields=["current_step"])
+    _send_on_commit(signals.approval_requested, approval_id=approval.pk)
+    return approval
+
+
 @transaction.atomic
 def approval_request(
     *, asset: Asset, transition: str, actor, reason: str = "", data: dict | None = None
@@ -104,37 +160,14 @@ def approval_request(
         target_of(transition, locked.status)
     except TransitionNotAllowed as exc:
         raise ValidationError(str(exc)) from exc
-    pending = list(
-        ApprovalRequest.objects.select_for_update().filter(
-            asset=locked, state=ApprovalRequest.State.PENDING
-        )
-    )
-    for stale in pending:
-        # A disposal request whose asset has left pending disposal by other means
-        # (cancel_disposal) is over.
-        if stale.transition == REQUEST_DISPOSAL and locked.status != Status.PENDING_DISPOSAL:
-            stale.state = ApprovalRequest.State.CANCELLED
-            stale.decided_at = timezone.now()
-            stale.save(update_fields=["state", "decided_at"])
-        else:
-            raise ValidationError(
-                _("An approval for this asset is already pending: %(action)s.")
-                % {"action": TRANSITIONS[stale.transition].label}
-            )
-    approval = ApprovalRequest.objects.create(
+    approval = approval_open(
         asset=locked,
         transition=transition,
+        actor=actor,
         previous_status=locked.status,
-        requested_by=actor,
-        reason=(reason or (data or {}).get("reason") or "").strip(),
-        payload=jsonable(dict(data or {})),
+        reason=reason,
+        data=data,
     )
-    steps = _plan_steps(approval, locked)
-    ApprovalStep.objects.bulk_create(steps)
-    approval.current_step = next(
-        s.number for s in steps if s.decision == ApprovalStep.Decision.PENDING
-    )
-    approval.save(update_fields=["current_step"])
     if transition == REQUEST_DISPOSAL:
         asset_transition(
             asset=locked,
@@ -144,7 +177,6 @@ def approval_request(
             data=data,
             approval=approval,
         )
-    _send_on_commit(signals.approval_requested, approval_id=approval.pk)
     return approval
 
 

@@ -360,7 +360,30 @@ def _repair_done(ctx: _Context) -> None:
 
 
 def _repair_failed(ctx: _Context) -> None:
+    """The repair is closed as failed and the asset goes to pending disposal with the same
+    disposal approval ``request_disposal`` opens (so it can be disposed of once approved);
+    a rejection returns it to stock."""
+    from .approvals import REQUEST_DISPOSAL, approval_open
+
     _close_repair(ctx, RepairOrder.State.FAILED)
+    order = ctx.repair
+    result = (ctx.get("result") or "").strip()
+    if order is not None:
+        reason = _("Repair %(number)s failed: %(result)s") % {
+            "number": order.number,
+            "result": result or order.fault,
+        }
+    else:
+        reason = result or _("The repair failed.")
+    approval = approval_open(
+        asset=ctx.asset,
+        transition=REQUEST_DISPOSAL,
+        actor=ctx.actor,
+        previous_status=Status.IN_STOCK,
+        reason=reason,
+        data={"repair_order": order} if order is not None else None,
+    )
+    ctx.payload["approval"] = {"id": approval.pk}
 
 
 def _dispose(ctx: _Context) -> None:

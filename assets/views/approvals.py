@@ -3,7 +3,9 @@ with a comment in a dialog, the user's decisions, and the requests the user star
 they may withdraw while pending).
 
 Who sees the page: users with ``assets.approve_asset_request`` and anyone named approver
-of a step. Deciding a step the user may not decide answers 404 (the queue never shows it).
+of a step. Deciding a step the user may not decide answers 403 (the queue never shows it),
+and so does the dialog of a decided request the user has nothing to do with; the detail
+page of such a request answers 404.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -37,6 +40,19 @@ DECIDED = "approvalDecided"
 
 def _may_use(user) -> bool:
     return user.has_perm(APPROVE_PERMISSION) or ApprovalStep.objects.filter(approver=user).exists()
+
+
+def _involved(user, approval: ApprovalRequest, steps=None) -> bool:
+    """Whether ``user`` may see ``approval``: its requester, a named approver or decider of
+    one of its steps, whoever may decide its open step, or a user who views all approvals."""
+    if approval.requested_by_id == user.pk or user.has_perm("assets.view_approvalrequest"):
+        return True
+    if steps is not None:
+        if any(user.pk in (s.approver_id, s.decided_by_id) for s in steps):
+            return True
+    elif approval.steps.filter(Q(approver=user) | Q(decided_by=user)).exists():
+        return True
+    return approval_step_for_decision(user=user, pk=approval.pk) is not None
 
 
 def _label(approval: ApprovalRequest) -> ApprovalRequest:
@@ -89,6 +105,10 @@ def approval_decide(request, pk: int):
     approval = get_object_or_404(
         ApprovalRequest.objects.select_related("asset", "requested_by"), pk=pk
     )
+    # Someone with nothing to do with the request learns nothing of it (not even once it is
+    # decided, when the dialog would show its summary).
+    if not _involved(user, approval):
+        raise PermissionDenied
     closed = ""
     if request.method == "GET":
         if approval.state != ApprovalRequest.State.PENDING:
@@ -136,14 +156,7 @@ def approval_detail(request, pk: int):
     """The steps of one request: for its requester and whoever decided or may decide it."""
     approval = get_object_or_404(ApprovalRequest.objects.select_related("asset"), pk=pk)
     steps = approval_steps(approval=approval)
-    user = request.user
-    involved = (
-        approval.requested_by_id == user.pk
-        or any(user.pk in (s.approver_id, s.decided_by_id) for s in steps)
-        or approval_step_for_decision(user=user, pk=pk) is not None
-        or user.has_perm("assets.view_approvalrequest")
-    )
-    if not involved:
+    if not _involved(request.user, approval, steps):
         raise Http404
     return render(
         request, "assets/approval_detail.html", {"approval": _label(approval), "steps": steps}

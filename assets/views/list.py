@@ -171,10 +171,9 @@ def _wants_fragment(request) -> bool:
 
 
 def clean_columns(keys) -> list[str]:
-    """Known column keys in table order, required ones always in."""
+    """Known column keys in table order, required ones always in (unknown keys dropped)."""
     wanted = set(keys or ())
-    chosen = [c.key for c in COLUMNS if c.required or c.key in wanted]
-    return chosen if len(chosen) > sum(c.required for c in COLUMNS) else DEFAULT_COLUMNS
+    return [c.key for c in COLUMNS if c.required or c.key in wanted]
 
 
 def _user_columns(user) -> list[str]:
@@ -286,6 +285,7 @@ def list_context(request, params: QueryDict) -> dict:
         "per_page_choices": selectors.LIST_PER_PAGE_CHOICES,
         "state_url": _href(base, state, page=page.number if page.number > 1 else None),
         "filtered": bool(filters),
+        "filters_open": any(key != "q" for key in filters),
         "labels_url": labels_url,
         "can_add": _role_grants(request.user, "assets.add_asset"),
         # Which bulk actions to offer (the bulk views check has_perm themselves).

@@ -1,0 +1,73 @@
+"""gunicorn settings for itassets (``gunicorn -c deploy/gunicorn.conf.py itassets.wsgi``).
+
+Every number comes from the environment so that compose, Kubernetes and the smoke test share
+this one file:
+
+- ``GUNICORN_BIND`` (``0.0.0.0:8000``), ``GUNICORN_WORKERS`` (2 × CPUs + 1, at most 8),
+  ``GUNICORN_THREADS`` (4; gthread workers: requests that wait on MySQL/S3 share a process),
+- ``GUNICORN_TIMEOUT`` (60 s): the longest request allowed. Printing 1,000 QR labels (the
+  largest batch, LABEL_MAX_PER_REQUEST) takes about 5 s and an Excel import of a few thousand
+  rows about as long, so 60 s leaves room on a slow machine while a stuck worker is still
+  replaced within a minute. nginx's ``proxy_read_timeout`` is set a little above it.
+- ``GUNICORN_GRACEFUL_TIMEOUT`` (30 s), ``GUNICORN_KEEPALIVE`` (5 s, behind nginx),
+  ``GUNICORN_MAX_REQUESTS`` (1000, with jitter: workers are recycled to bound memory),
+  ``GUNICORN_ACCESSLOG`` (unset: off; nginx logs each request), ``GUNICORN_LOG_LEVEL``.
+
+Prometheus: with ``PROMETHEUS_MULTIPROC_DIR`` set (the entrypoint sets it for the web role)
+every worker writes its metrics to files there and ``/metrics`` adds up all workers. The
+directory is emptied when the master starts and a dead worker's live gauges are dropped.
+"""
+
+import multiprocessing
+import os
+import shutil
+from pathlib import Path
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")  # noqa: S104 (inside a container)
+workers = _int("GUNICORN_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 8))
+threads = _int("GUNICORN_THREADS", 4)
+worker_class = "gthread"
+timeout = _int("GUNICORN_TIMEOUT", 60)
+graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
+keepalive = _int("GUNICORN_KEEPALIVE", 5)
+max_requests = _int("GUNICORN_MAX_REQUESTS", 1000)
+max_requests_jitter = max(1, max_requests // 10) if max_requests else 0
+# Heartbeat files in memory, not on a (possibly read-only or slow) disk.
+worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR") or (
+    "/dev/shm" if os.path.isdir("/dev/shm") else None
+)
+accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+capture_output = True
+proc_name = "itassets"
+# Requests come from nginx (or an ingress) on a private network; Django decides what to trust
+# from X-Forwarded-* (PROXY_COUNT, SECURE_PROXY_SSL_HEADER).
+forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
+limit_request_line = 8190
+
+
+def on_starting(server):
+    """Empty the metrics directory: samples of an earlier run's pids must not be added up."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        for child in path.iterdir():  # the directory itself may be a mount point
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+
+
+def child_exit(server, worker):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

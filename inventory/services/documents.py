@@ -1,0 +1,666 @@
+"""Stock documents: drafts, posting (the only code that changes stock) and reversal.
+
+Documents
+    ``document_create`` validates and saves a draft; ``document_update`` / ``document_delete``
+    change or drop a draft; ``document_post`` posts it; ``document_create_and_post`` does both
+    in one transaction (scanners, requisition fulfilment: a refusal leaves nothing behind);
+    ``document_reverse`` posts a reversing document.
+
+Posting (``_post``) is the only code that changes stock. In one transaction it:
+
+1. locks the document row (``select_for_update``): a second post of the same document waits,
+   then finds it posted and returns ``PostResult(posted=False, message=...)``: a no-op;
+2. locks the requisition it fulfils, if any;
+3. locks the stock rows it touches one by one in a fixed order, sorted by
+   ``(item_id, warehouse_id)``, so two postings over overlapping rows cannot deadlock. A
+   missing row that receives stock is created first by an upsert (``INSERT ... ON DUPLICATE
+   KEY UPDATE``, which takes the row's exclusive lock at once and tolerates a concurrent
+   insert); a missing row that would give stock means none is available;
+4. applies the lines in order with moving average cost (see ``_Balance``), refusing to take
+   any balance below zero (``StockShortage``, naming item, warehouse, available and requested);
+5. writes the stock rows, one ``LedgerEntry`` per movement (running balance and value), the
+   lines' costs, and the document's number (``RK-20261121-0001``, per type and day, from the
+   race-safe sequence of ``assets.services.lifecycle.document_number``, taken last so the
+   sequence row is locked only for the end of the transaction);
+6. schedules the signals (``inventory.signals``) on commit.
+
+The database's check constraints (quantity and value ≥ 0) are the second guard: if they
+fire, the posting fails with the same ``StockShortage`` message and nothing is saved.
+
+Valuation: moving average cost per (item, warehouse). Receipts (and every other inflow that
+carries a cost) add ``amount = quantity × unit cost`` to the value and recompute
+``average = value / quantity`` (4 places); outflows take ``quantity × average`` (2 places,
+never more than the value held; all of it when the balance reaches zero). Transfers move the
+value they take out. See docs/decisions.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from assets.services.lifecycle import document_number
+
+from .. import signals
+from ..models import (
+    DOCUMENT_PREFIX,
+    Direction,
+    Document,
+    DocumentLine,
+    Item,
+    LedgerEntry,
+    Requisition,
+    RequisitionLine,
+    Stock,
+    Warehouse,
+    format_quantity,
+)
+from .common import (
+    PERM_CHANGE,
+    PERM_DELETE,
+    PERM_REVERSE,
+    ZERO,
+    PostResult,
+    ReqState,
+    Status,
+    StockShortage,
+    Type,
+    _check_may_post,
+    _require_manages,
+    _require_perm,
+    money,
+    unit_cost_round,
+)
+from .validation import HEADER_FIELDS, _Draft, _validate, _warehouse_qs
+
+# --- Drafts -----------------------------------------------------------------------------------
+
+
+def _existing_by_key(key: str | None) -> Document | None:
+    if not key:
+        return None
+    return Document.objects.filter(idempotency_key=key).first()
+
+
+@transaction.atomic
+def document_create(
+    *,
+    actor,
+    type: str,
+    lines: Sequence[Mapping],
+    idempotency_key: str | None = None,
+    **header,
+) -> Document:
+    """Validate and save a draft document with its lines.
+
+    ``lines``: mappings with ``item`` (an Item or its id) or ``barcode`` (a barcode or item
+    code), ``quantity``, and for inflows ``unit_cost`` and/or ``amount``; adjustment lines
+    also ``direction`` (``"in"`` / ``"out"``). Header: ``warehouse`` (for a transfer, where the
+    items leave), ``to_warehouse`` (transfer), ``date``, ``supplier`` and ``invoice_no``
+    (receipt), ``person`` / ``department`` (issue: who receives, return: who returns),
+    ``requisition`` (issue), ``reason`` (required for adjustments).
+
+    With an ``idempotency_key`` already used, the existing document is returned unchanged
+    (``document.replayed`` is True): a replayed request creates nothing.
+    """
+    idempotency_key = (idempotency_key or "").strip()[:64] or None
+    existing = _existing_by_key(idempotency_key)
+    if existing is not None:
+        existing.replayed = True
+        return existing
+    draft = _validate(actor=actor, type=type, header=header, lines=lines)
+    return _save_draft(actor=actor, draft=draft, idempotency_key=idempotency_key)
+
+
+def _save_draft(*, actor, draft: _Draft, idempotency_key: str | None) -> Document:
+    document = Document(type=draft.type, operator=actor, idempotency_key=idempotency_key)
+    for name, value in draft.header.items():
+        setattr(document, name, value)
+    if idempotency_key is None:
+        document.save()
+    else:
+        try:
+            with transaction.atomic():
+                document.save()
+        except IntegrityError:
+            existing = _existing_by_key(idempotency_key)
+            if existing is None:
+                raise
+            existing.replayed = True  # the same request, sent twice at once
+            return existing
+    document.replayed = False
+    document._prefetched_lines = _save_lines(document, draft.lines)
+    return document
+
+
+def _save_lines(document: Document, lines: list[DocumentLine]) -> list[DocumentLine]:
+    """Insert a draft's lines; returns them with their ids (re-read where the database
+    cannot return ids from a bulk insert)."""
+    for line in lines:
+        line.document = document
+    DocumentLine.objects.bulk_create(lines)
+    if all(line.pk for line in lines):
+        return lines
+    saved = list(document.lines.order_by("id"))
+    for line, row in zip(lines, saved, strict=True):
+        line.pk = row.pk
+    return lines
+
+
+def _lock_draft(document: Document) -> Document:
+    locked = Document.objects.select_for_update().get(pk=document.pk)
+    if locked.status != Status.DRAFT:
+        raise ValidationError(
+            _("%(document)s is posted: it cannot be changed or deleted; reverse it instead.")
+            % {"document": locked},
+            code="posted",
+        )
+    return locked
+
+
+@transaction.atomic
+def document_update(
+    *, document: Document, actor, lines: Sequence[Mapping] | None = None, **header
+) -> Document:
+    """Change a draft's header (only the fields given) and, if ``lines`` is given, replace
+    its lines. Posted documents are refused."""
+    locked = _lock_draft(document)
+    _require_perm(actor, PERM_CHANGE, _("You are not allowed to change stock documents."))
+    _require_manages(actor, locked.warehouse)
+    merged = {name: getattr(locked, name) for name in HEADER_FIELDS}
+    merged.update(header)
+    if lines is None:
+        lines = [
+            {
+                "item": line.item,
+                "quantity": line.quantity,
+                "unit_cost": line.unit_cost,
+                "amount": line.amount,
+                "direction": line.direction,
+            }
+            for line in locked.lines.select_related("item")
+        ]
+    draft = _validate(actor=actor, type=locked.type, header=merged, lines=lines)
+    for name, value in draft.header.items():
+        setattr(locked, name, value)
+    locked.save()
+    DocumentLine.objects.filter(document=locked).delete()
+    _save_lines(locked, draft.lines)
+    return locked
+
+
+@transaction.atomic
+def document_delete(*, document: Document, actor) -> None:
+    """Drop a draft. Posted documents are never deleted."""
+    locked = _lock_draft(document)
+    _require_perm(actor, PERM_DELETE, _("You are not allowed to delete stock documents."))
+    _require_manages(actor, locked.warehouse)
+    locked.delete()
+
+
+# --- Posting ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Balance:
+    """A locked stock row being changed in memory (``stock`` is None until it exists)."""
+
+    item: Item
+    warehouse: Warehouse
+    stock: Stock | None
+    quantity: Decimal = ZERO
+    value: Decimal = ZERO
+    average: Decimal = ZERO
+    start_quantity: Decimal = ZERO
+    changed: bool = False
+
+    @classmethod
+    def of(cls, item, warehouse, stock):
+        if stock is None:
+            return cls(item=item, warehouse=warehouse, stock=None)
+        return cls(
+            item=item,
+            warehouse=warehouse,
+            stock=stock,
+            quantity=stock.quantity,
+            value=stock.value,
+            average=stock.average_cost,
+            start_quantity=stock.quantity,
+        )
+
+    def put(self, quantity: Decimal, amount: Decimal) -> None:
+        """Receive ``quantity`` worth ``amount``: moving average recomputed."""
+        self.quantity += quantity
+        self.value += amount
+        if self.quantity > 0:
+            self.average = unit_cost_round(self.value / self.quantity)
+        self.changed = True
+
+    def take(self, quantity: Decimal) -> Decimal:
+        """Give ``quantity`` at the current average; returns the value taken (≥ 0)."""
+        if not stock_available(self.quantity, quantity):
+            raise StockShortage(
+                item=self.item,
+                warehouse=self.warehouse,
+                available=self.quantity,
+                requested=quantity,
+            )
+        if quantity >= self.quantity:
+            taken = self.value  # the last unit takes what is left, rounding included
+        else:
+            taken = min(money(quantity * self.average), self.value)
+        self.quantity -= quantity
+        self.value -= taken
+        self.changed = True
+        return taken
+
+
+def stock_available(on_hand: Decimal, requested: Decimal) -> bool:
+    """The first guard: a balance may not go below zero (the database's check is the second)."""
+    return requested <= on_hand
+
+
+def _upsert_stock(item_id: int, warehouse_id: int) -> None:
+    """Create the (item, warehouse) stock row if missing and lock it, in one statement.
+
+    ``INSERT ... ON DUPLICATE KEY UPDATE`` takes the row's exclusive lock at once whether it
+    inserts or finds the row (a concurrent poster's insert makes it wait, then update).
+    ``get_or_create`` and ``INSERT IGNORE`` take a shared lock on a duplicate first and
+    deadlock when two postings then ask for the exclusive one.
+    """
+    qn = connection.ops.quote_name
+    table = qn(Stock._meta.db_table)
+    cols = [
+        qn(Stock._meta.get_field(name).column)
+        for name in ("item", "warehouse", "quantity", "average_cost", "value", "updated_at")
+    ]
+    placeholders = ", ".join(["%s"] * len(cols))
+    params = [item_id, warehouse_id, ZERO, ZERO, ZERO, timezone.now()]
+    if connection.vendor == "mysql":
+        sql = (
+            f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({placeholders}) "  # noqa: S608
+            f"ON DUPLICATE KEY UPDATE {cols[0]} = {cols[0]}"
+        )
+    else:  # SQLite (embedded mode) and PostgreSQL
+        sql = (
+            f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({placeholders}) "  # noqa: S608
+            f"ON CONFLICT ({cols[0]}, {cols[1]}) DO NOTHING"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _lock_stock(item_id: int, warehouse_id: int) -> Stock | None:
+    # No ORDER BY / LIMIT: one equality lookup on the unique (item, warehouse) index.
+    rows = list(
+        Stock.objects.select_for_update()
+        .filter(item_id=item_id, warehouse_id=warehouse_id)
+        .order_by()
+    )
+    return rows[0] if rows else None
+
+
+def _lock_balances(
+    keys: Iterable[tuple[int, int]],
+    inflow: set[tuple[int, int]],
+    items: dict[int, Item],
+    warehouses: dict[int, Warehouse],
+) -> dict[tuple[int, int], _Balance]:
+    """Lock every (item, warehouse) row in sorted order, creating those that receive stock."""
+    balances = {}
+    for key in sorted(keys):
+        stock = _lock_stock(*key)
+        if stock is None and key in inflow:
+            _upsert_stock(*key)
+            stock = _lock_stock(*key)
+        balances[key] = _Balance.of(items[key[0]], warehouses[key[1]], stock)
+    return balances
+
+
+@dataclass
+class _Movement:
+    line: DocumentLine
+    key: tuple[int, int]
+    sign: int
+
+
+def _movements(lines: Sequence[DocumentLine], type: str) -> list[_Movement]:
+    moves = []
+    for line in lines:
+        moves.append(_Movement(line, (line.item_id, line.warehouse_id), line.direction))
+        if type == Type.TRANSFER:
+            moves.append(_Movement(line, (line.item_id, line.to_warehouse_id), Direction.IN))
+    return moves
+
+
+def _already_posted(document: Document) -> PostResult:
+    if document.status == Status.REVERSED:
+        message = _("%(document)s was posted and has been reversed; nothing was changed.")
+    else:
+        message = _("%(document)s is already posted; nothing was changed.")
+    return PostResult(document=document, posted=False, message=message % {"document": document})
+
+
+def document_post(*, document: Document, actor) -> PostResult:
+    """Post a draft: stock, ledger, number. Posting a posted document again changes nothing
+    and returns ``posted=False`` with a message. Raises ``StockShortage`` when a balance would
+    go below zero, ``ValidationError`` / ``PermissionDenied`` otherwise (nothing saved)."""
+    with transaction.atomic():
+        locked = Document.objects.select_for_update().get(pk=document.pk)
+        if locked.status != Status.DRAFT:
+            result = _already_posted(locked)
+        else:
+            locked.warehouse = _warehouse_qs().get(pk=locked.warehouse_id)
+            _check_may_post(actor, locked)
+            lines = list(
+                DocumentLine.objects.filter(document=locked)
+                .select_related("item", "warehouse__location", "to_warehouse__location")
+                .order_by("id")
+            )
+            result = _post(locked, lines, actor)
+    _refresh_caller(document, result.document)
+    return result
+
+
+def _refresh_caller(document: Document, posted: Document) -> None:
+    if document is posted:
+        return
+    for name in ("status", "number", "posted_at", "posted_by_id"):
+        document.__dict__[name] = getattr(posted, name)
+
+
+def _post(document: Document, lines: list[DocumentLine], actor) -> PostResult:
+    """Apply a locked draft's lines. See the module docstring for the order of locks."""
+    if not lines:
+        raise ValidationError(_("A document without lines cannot be posted."), code="empty")
+    if document.date > timezone.localdate():
+        raise ValidationError(_("The date cannot be in the future."), code="future")
+    requisition = None
+    if document.requisition_id and document.type == Type.ISSUE:
+        requisition = Requisition.objects.select_for_update().get(pk=document.requisition_id)
+
+    moves = _movements(lines, document.type)
+    items = {line.item_id: line.item for line in lines}
+    warehouses = {line.warehouse_id: line.warehouse for line in lines}
+    warehouses.update(
+        {line.to_warehouse_id: line.to_warehouse for line in lines if line.to_warehouse_id}
+    )
+    inflow = {m.key for m in moves if m.sign > 0}
+    balances = _lock_balances({m.key for m in moves}, inflow, items, warehouses)
+
+    now = timezone.now()
+    entries: list[LedgerEntry] = []
+    transfer_value: dict[int, tuple[Decimal, Decimal]] = {}  # id(line) → (value, unit cost)
+    for move in moves:
+        line, balance = move.line, balances[move.key]
+        if move.sign < 0:
+            unit = balance.average
+            taken = balance.take(line.quantity)
+            line.unit_cost, line.amount = unit, taken
+            if document.type == Type.TRANSFER:
+                transfer_value[id(line)] = (taken, unit)
+            entries.append(_entry(document, line, balance, -line.quantity, unit, -taken, now))
+        else:
+            if document.type == Type.TRANSFER:
+                amount, unit = transfer_value[id(line)]
+            elif line.amount is not None:
+                amount = line.amount
+                if line.unit_cost is None:
+                    line.unit_cost = unit_cost_round(amount / line.quantity)
+                unit = line.unit_cost
+            else:  # a return or gain without a cost: at the current average
+                unit = line.unit_cost if line.unit_cost is not None else balance.average
+                amount = money(line.quantity * unit)
+                line.unit_cost, line.amount = unit, amount
+            balance.put(line.quantity, amount)
+            entries.append(_entry(document, line, balance, line.quantity, unit, amount, now))
+
+    _write_balances(balances, now)
+    LedgerEntry.objects.bulk_create(entries)
+    DocumentLine.objects.bulk_update(lines, ["unit_cost", "amount"])
+    number = document_number(DOCUMENT_PREFIX[document.type], today=document.date)
+    Document.objects.filter(pk=document.pk).update(
+        status=Status.POSTED, number=number, posted_at=now, posted_by=actor
+    )
+    document.status, document.number, document.posted_at = Status.POSTED, number, now
+    document.posted_by = actor
+    if requisition is not None:
+        _requisition_apply(requisition, lines, reversal=document.reverses_id is not None)
+
+    signals.send_on_commit(signals.document_posted, Document, document_id=document.pk)
+    for balance in balances.values():
+        safety = balance.item.safety_stock
+        if safety > 0 and balance.start_quantity >= safety > balance.quantity:
+            signals.send_on_commit(
+                signals.stock_below_safety,
+                Stock,
+                stock_id=balance.stock.pk,
+                item_id=balance.item.pk,
+                warehouse_id=balance.warehouse.pk,
+            )
+    message = _("%(document)s posted.") % {"document": number}
+    return PostResult(document=document, posted=True, message=message)
+
+
+def _entry(document, line, balance: _Balance, quantity, unit, value_change, now) -> LedgerEntry:
+    return LedgerEntry(
+        item_id=balance.item.pk,
+        warehouse_id=balance.warehouse.pk,
+        document=document,
+        line=line,
+        quantity=quantity,
+        balance_after=balance.quantity,
+        unit_cost=unit,
+        value_change=value_change,
+        value_after=balance.value,
+        posted_at=now,
+    )
+
+
+def _write_balances(balances: dict[tuple[int, int], _Balance], now) -> None:
+    for balance in balances.values():
+        if not balance.changed:
+            continue
+        if balance.stock is None:  # gave stock it never had (only if the first guard is off)
+            raise StockShortage(
+                item=balance.item,
+                warehouse=balance.warehouse,
+                available=ZERO,
+                requested=-balance.quantity,
+            )
+        try:
+            Stock.objects.filter(pk=balance.stock.pk).update(
+                quantity=balance.quantity,
+                value=balance.value,
+                average_cost=balance.average,
+                updated_at=now,
+            )
+        except IntegrityError:
+            # The database's check constraint (quantity, value ≥ 0): the second guard.
+            raise StockShortage(
+                item=balance.item,
+                warehouse=balance.warehouse,
+                available=balance.start_quantity,
+                requested=balance.start_quantity - balance.quantity,
+            ) from None
+
+
+@transaction.atomic
+def document_create_and_post(
+    *, actor, type: str, lines: Sequence[Mapping], idempotency_key: str | None = None, **header
+) -> PostResult:
+    """Create and post a document in one transaction: if posting is refused nothing is
+    left behind, not even a draft (scanners, requisition fulfilment). A replayed
+    ``idempotency_key`` returns the first request's result without changing anything."""
+    idempotency_key = (idempotency_key or "").strip()[:64] or None
+    existing = _existing_by_key(idempotency_key)
+    if existing is not None:
+        return document_post(document=existing, actor=actor)
+    draft = _validate(actor=actor, type=type, header=header, lines=lines)
+    _check_may_post(actor, Document(type=type, warehouse=draft.header["warehouse"]))
+    document = _save_draft(actor=actor, draft=draft, idempotency_key=idempotency_key)
+    if document.replayed:
+        return document_post(document=document, actor=actor)
+    return _post(document, document._prefetched_lines, actor)
+
+
+# --- Reversal ---------------------------------------------------------------------------------
+
+
+def _reversing_lines(original: Document) -> list[DocumentLine]:
+    lines = []
+    for line in original.lines.select_related(
+        "item", "warehouse__location", "to_warehouse__location"
+    ).order_by("id"):
+        if original.type == Type.TRANSFER:
+            # Back from where the items went, at that warehouse's current average.
+            lines.append(
+                DocumentLine(
+                    item=line.item,
+                    warehouse=line.to_warehouse,
+                    to_warehouse=line.warehouse,
+                    direction=Direction.OUT,
+                    quantity=line.quantity,
+                )
+            )
+        elif line.direction == Direction.IN:
+            # Taking back what came in: an outflow at the current average.
+            lines.append(
+                DocumentLine(
+                    item=line.item,
+                    warehouse=line.warehouse,
+                    direction=Direction.OUT,
+                    quantity=line.quantity,
+                )
+            )
+        else:
+            # Putting back what went out: at exactly the value it took.
+            lines.append(
+                DocumentLine(
+                    item=line.item,
+                    warehouse=line.warehouse,
+                    direction=Direction.IN,
+                    quantity=line.quantity,
+                    unit_cost=line.unit_cost,
+                    amount=line.amount,
+                )
+            )
+    return lines
+
+
+@transaction.atomic
+def document_reverse(*, document: Document, actor, reason: str) -> Document:
+    """Post a document that undoes a posted one (红冲) and mark the original reversed.
+
+    The reversing document has the same type, ``reverses`` the original, and opposite
+    movements: what came in goes out at the current average cost, what went out comes back
+    at the value it took, a transfer goes back. It may be refused like any posting (e.g. the
+    received items were issued meanwhile). A reversing document cannot be reversed itself.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": [_("Give the reason for the reversal.")]})
+    _require_perm(actor, PERM_REVERSE, _("You are not allowed to reverse stock documents."))
+    original = Document.objects.select_for_update().get(pk=document.pk)
+    if original.status == Status.DRAFT:
+        raise ValidationError(_("Only posted documents can be reversed."), code="draft")
+    if original.status == Status.REVERSED:
+        raise ValidationError(
+            _("%(document)s has already been reversed.") % {"document": original},
+            code="reversed",
+        )
+    if original.reverses_id is not None:
+        raise ValidationError(
+            _("%(document)s reverses another document and cannot be reversed itself.")
+            % {"document": original},
+            code="reversal",
+        )
+    lines = _reversing_lines(original)
+    warehouse = lines[0].warehouse if lines else original.warehouse
+    reversal = Document(
+        type=original.type,
+        date=timezone.localdate(),
+        operator=actor,
+        warehouse=warehouse,
+        to_warehouse=original.warehouse if original.type == Type.TRANSFER else None,
+        supplier_id=original.supplier_id,
+        invoice_no=original.invoice_no,
+        person_id=original.person_id,
+        department_id=original.department_id,
+        requisition_id=original.requisition_id,
+        reason=reason,
+        reverses=original,
+    )
+    reversal.warehouse = _warehouse_qs().get(pk=warehouse.pk)
+    _check_may_post(actor, reversal)
+    reversal.save()
+    _post(reversal, _save_lines(reversal, lines), actor)
+    Document.objects.filter(pk=original.pk).update(status=Status.REVERSED)
+    document.__dict__["status"] = Status.REVERSED
+    signals.send_on_commit(
+        signals.document_reversed, Document, document_id=original.pk, reversal_id=reversal.pk
+    )
+    return reversal
+
+
+# --- Requisitions (the effect of posting an issue against one) ---------------------------
+
+
+def _announce(requisition: Requisition) -> None:
+    signals.send_on_commit(
+        signals.requisition_changed,
+        Requisition,
+        requisition_id=requisition.pk,
+        state=requisition.state,
+    )
+
+
+def _requisition_apply(requisition: Requisition, lines: list[DocumentLine], *, reversal: bool):
+    """Count an issue (or its reversal) against the locked requisition's lines."""
+    if not reversal and not requisition.is_open:
+        raise ValidationError(
+            _("Requisition #%(id)s is “%(state)s”: nothing can be issued for it.")
+            % {"id": requisition.pk, "state": requisition.get_state_display()},
+            code="requisition_closed",
+        )
+    req_lines = {rl.item_id: rl for rl in RequisitionLine.objects.filter(requisition=requisition)}
+    for line in lines:
+        rl = req_lines.get(line.item_id)
+        if rl is None:
+            raise ValidationError(
+                _("%(item)s is not on requisition #%(id)s.")
+                % {"item": line.item, "id": requisition.pk},
+                code="not_requested",
+            )
+        if reversal:
+            rl.issued_quantity = max(rl.issued_quantity - line.quantity, ZERO)
+        else:
+            if line.quantity > rl.remaining:
+                raise ValidationError(
+                    _("Only %(left)s of %(item)s remain to be issued for this requisition.")
+                    % {
+                        "left": f"{format_quantity(rl.remaining)}{line.item.unit}",
+                        "item": line.item,
+                    },
+                    code="over_issue",
+                )
+            rl.issued_quantity += line.quantity
+    RequisitionLine.objects.bulk_update(list(req_lines.values()), ["issued_quantity"])
+    issued = [rl.issued_quantity for rl in req_lines.values()]
+    if requisition.state in (ReqState.CANCELLED, ReqState.REJECTED):
+        state = requisition.state
+    elif all(rl.issued_quantity >= rl.quantity for rl in req_lines.values()):
+        state = ReqState.FULLY_ISSUED
+    elif any(q > 0 for q in issued):
+        state = ReqState.PARTLY_ISSUED
+    else:
+        state = ReqState.APPROVED
+    requisition.state = state
+    Requisition.objects.filter(pk=requisition.pk).update(state=state, updated_at=timezone.now())
+    _announce(requisition)
