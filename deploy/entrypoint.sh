@@ -11,9 +11,12 @@
 #   restore    deploy/restore.sh DIR
 #   manage …   any manage.py command, e.g. `manage createsuperuser`
 #   anything else is executed as given (e.g. `sh`).
+#
+# ITASSETS_APP_DIR (default /app) lets deploy/smoke.sh run this same script from a checkout.
 set -eu
 
-cd /app
+APP_DIR="${ITASSETS_APP_DIR:-/app}"
+cd "$APP_DIR"
 role="${1:-web}"
 [ $# -gt 0 ] && shift
 
@@ -24,7 +27,7 @@ case "$role" in
         # and marks dead workers). Must be set before Python starts, hence here.
         export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-/tmp/prometheus}"
         mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
-        exec gunicorn --config /app/deploy/gunicorn.conf.py "$@" itassets.wsgi:application
+        exec gunicorn --config "$APP_DIR/deploy/gunicorn.conf.py" "$@" itassets.wsgi:application
         ;;
     worker)
         exec celery --app itassets worker \
@@ -48,10 +51,10 @@ case "$role" in
         ;;
     backup)
         [ $# -gt 0 ] || set -- /backups
-        exec /app/deploy/backup.sh "$@"
+        exec "$APP_DIR/deploy/backup.sh" "$@"
         ;;
     restore)
-        exec /app/deploy/restore.sh "$@"
+        exec "$APP_DIR/deploy/restore.sh" "$@"
         ;;
     manage)
         exec python manage.py "$@"

@@ -19,7 +19,7 @@ def health_host() -> str:
 
 
 def main() -> int:
-    port = os.environ.get("GUNICORN_PORT", "8000")
+    port = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000").rsplit(":", 1)[-1]
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/health", headers={"Host": health_host()}
     )

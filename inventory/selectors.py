@@ -121,7 +121,7 @@ def item_list(*, filters: Mapping | None = None) -> QuerySet[Item]:
 
 
 def items_with_stock(items, *, warehouse=None) -> list[Item]:
-    """Attach to each item (a page of them) ``stocks`` (its Stock rows with warehouses, in
+    """Attach to each item (a page of them) ``stock_rows`` (its Stock rows with warehouses, in
     warehouse order) and ``on_hand`` / ``stock_value`` totals: one query for the whole page."""
     items = list(items)
     if not items:
@@ -135,12 +135,12 @@ def items_with_stock(items, *, warehouse=None) -> list[Item]:
     for row in rows.order_by("warehouse__location__path"):
         by_item.setdefault(row.item_id, []).append(row)
     for item in items:
-        item.stocks = by_item.get(item.pk, [])
-        item.stock_by_warehouse = {s.warehouse_id: s for s in item.stocks}
-        item.on_hand = sum((s.quantity for s in item.stocks), ZERO)
-        item.stock_value = sum((s.value for s in item.stocks), ZERO)
+        item.stock_rows = by_item.get(item.pk, [])
+        item.stock_by_warehouse = {s.warehouse_id: s for s in item.stock_rows}
+        item.on_hand = sum((s.quantity for s in item.stock_rows), ZERO)
+        item.stock_value = sum((s.value for s in item.stock_rows), ZERO)
         item.below_safety = item.safety_stock > 0 and any(
-            s.quantity < item.safety_stock for s in item.stocks
+            s.quantity < item.safety_stock for s in item.stock_rows
         )
     return items
 

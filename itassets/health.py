@@ -10,6 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from urllib.parse import urlparse
 
+# Imported here, not inside the checks: /ready runs the cache and broker checks in parallel
+# threads, and two threads importing redis for the first time at once deadlock on the import
+# lock (seen on the first /ready of a fresh gunicorn worker, deploy/smoke.sh).
+import redis
 from django.conf import settings
 from django.core.cache import caches
 from django.db import connections
@@ -67,8 +71,6 @@ def check_broker():
     url = settings.CELERY_BROKER_URL
     parsed = urlparse(url)
     if parsed.scheme in ("redis", "rediss"):
-        import redis
-
         # The caller's deadline (READY_CHECK_TIMEOUT) reports a hang; the socket timeouts only
         # make sure the abandoned thread ends soon after.
         timeout = settings.READY_CHECK_TIMEOUT * 2

@@ -186,6 +186,12 @@ if MINIO_ENDPOINT:
             "use_ssl": _endpoint.startswith("https://"),
         },
     }
+    # The address browsers use for the presigned download links when MINIO_ENDPOINT is an
+    # internal name (compose, Kubernetes): see itassets/storages.py and deploy/nginx.
+    MINIO_PUBLIC_ENDPOINT = env.str("MINIO_PUBLIC_ENDPOINT", default="").rstrip("/")
+    if MINIO_PUBLIC_ENDPOINT:
+        DEFAULT_STORAGE["BACKEND"] = "itassets.storages.PublicUrlS3Storage"
+        DEFAULT_STORAGE["OPTIONS"]["public_endpoint_url"] = MINIO_PUBLIC_ENDPOINT
 else:
     DEFAULT_STORAGE = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
@@ -206,6 +212,15 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Bulk actions post one field per selected asset (labels: up to LABEL_MAX_PER_REQUEST).
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 2500
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# --- Imports and exports (itassets/importing, docs/imports.md) ------------------------------
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
+IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=200_000)
+# A workbook is refused unopened (a zip bomb) past this unpacked size or compression ratio.
+IMPORT_MAX_UNCOMPRESSED_BYTES = env.int("IMPORT_MAX_UNCOMPRESSED_BYTES", default=1024 * 1024 * 1024)
+IMPORT_MAX_COMPRESSION_RATIO = env.int("IMPORT_MAX_COMPRESSION_RATIO", default=200)
+# Exports up to this many rows download at once; larger ones run as a background job.
+EXPORT_SYNC_MAX_ROWS = env.int("EXPORT_SYNC_MAX_ROWS", default=20_000)
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

@@ -5,10 +5,10 @@ Why not openpyxl's own cell loops: on the benchmark machine openpyxl's read-only
 writes about 5,000 rows/s, which alone misses the import (5,000 rows/s end to end) and export
 (200,000 rows in 15 s) targets. See docs/imports.md.
 
-- :func:`iter_sheet_rows` keeps openpyxl (read-only) for the workbook's structure: sheet names
-  and paths, the shared-string table, which cell styles are dates, the 1900/1904 epoch. Only
-  the sheet's cells are parsed here, by expat (C) with small Python handlers, streaming from
-  the zip member, so memory stays flat. Values are what openpyxl's ``values_only`` gives: str,
+- :class:`XlsxBook` keeps openpyxl (read-only reader) for the workbook's structure: sheet
+  names and paths, the shared-string table, which cell styles are dates, the 1900/1904 epoch.
+  Only the sheet's cells are parsed here (:func:`iter_sheet_rows`), by expat (C) with small
+  Python handlers, streaming from the zip member, so memory stays flat. Values are what openpyxl's ``values_only`` gives: str,
   int, float, bool, datetime or None.
 - :class:`XlsxWriter` writes one sheet of inline strings, numbers and dates straight into a
   zip stream (constant memory), with a bold header, red "error" cells and column widths.
@@ -27,6 +27,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.utils.datetime import from_excel, from_ISO8601
 
 READ_CHUNK = 1 << 16
+_EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 
 
 def _column_index(ref: str) -> int:
@@ -48,20 +49,69 @@ def _number(text: str):
     return int(text)
 
 
-def iter_sheet_rows(worksheet) -> Iterator[tuple[int, list]]:
-    """(Excel row number, cell values) of an openpyxl read-only worksheet, empty rows skipped.
+class XlsxBook:
+    """An .xlsx opened for reading rows: openpyxl reads the workbook part, the shared strings
+    and the styles; no worksheet is touched until :meth:`rows` (openpyxl's read-only
+    ``load_workbook`` scans every sheet without a ``<dimension>`` element in full on opening).
+    Close it (or use ``with``)."""
+
+    def __init__(self, path):
+        from openpyxl.reader.excel import ExcelReader
+        from openpyxl.styles.stylesheet import apply_stylesheet
+
+        self._reader = ExcelReader(path, read_only=True)
+        try:
+            self._reader.read_manifest()
+            self._reader.read_strings()
+            self._reader.read_workbook()
+            apply_stylesheet(self._reader.archive, self._reader.wb)
+        except Exception:
+            self.close()
+            raise
+        valid = set(self._reader.valid_files)
+        self._sheets = {
+            sheet.name: rel.target
+            for sheet, rel in self._reader.parser.find_sheets()
+            if rel.target in valid and "chartsheet" not in rel.Type
+        }
+
+    @property
+    def sheet_names(self) -> list[str]:
+        return list(self._sheets)
+
+    def rows(self, sheet_name: str | None = None) -> Iterator[tuple[int, list]]:
+        """Rows of the named sheet (default: the first)."""
+        name = sheet_name if sheet_name is not None else self.sheet_names[0]
+        wb = self._reader.wb
+        return iter_sheet_rows(
+            self._reader.archive.open(self._sheets[name]),
+            shared=self._reader.shared_strings,
+            date_styles={int(s) for s in wb._date_formats},
+            epoch=wb.epoch,
+        )
+
+    def close(self) -> None:
+        self._reader.archive.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def iter_sheet_rows(
+    source, *, shared: Sequence[str], date_styles: set[int], epoch=None
+) -> Iterator[tuple[int, list]]:
+    """(Excel row number, cell values) of a worksheet XML stream, empty rows skipped.
 
     Cells missing in a row are None; a trailing run of empty cells is not padded.
     """
-    workbook = worksheet.parent
-    shared = workbook.shared_strings
-    date_styles = {int(s) for s in workbook._date_formats}
-    epoch = workbook.epoch
+    epoch = epoch or _EXCEL_EPOCH
     ready: list[tuple[int, list]] = []
-    # Parser state, in a list for speed (closures read it without attribute lookups).
     row: list = []
-    state = {"row": 0, "col": -1, "type": "n", "style": None, "text": [], "skip": 0}
-    text = state["text"]
+    state = {"row": 0, "col": -1, "type": "n", "style": None, "skip": 0}
+    text: list[str] = []
 
     def start(name, attrs):
         nonlocal row
@@ -126,7 +176,6 @@ def iter_sheet_rows(worksheet) -> Iterator[tuple[int, list]]:
     parser.StartElementHandler = start
     parser.EndElementHandler = end
     parser.CharacterDataHandler = data
-    source = worksheet._get_source()
     try:
         while True:
             chunk = source.read(READ_CHUNK)
@@ -209,7 +258,6 @@ _STYLES = (
 STYLE_PLAIN, STYLE_BOLD, STYLE_ERROR, STYLE_WRAP = 0, 3, 4, 7
 _DATE_STYLE = {STYLE_PLAIN: 1, STYLE_ERROR: 5}
 _DATETIME_STYLE = {STYLE_PLAIN: 2, STYLE_ERROR: 6}
-_EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 _ROWS_PER_WRITE = 500
 
 

@@ -90,7 +90,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
     list_filter = ["status", "channel", "event_type", "rule", "created_at"]
     search_fields = ["dedup_key", "object_ref", "recipient__username", "last_error"]
     list_select_related = ["recipient"]
-    date_hierarchy = "created_at"
+    # No date_hierarchy: it needs the MariaDB time zone tables (CONVERT_TZ), often not loaded.
     list_per_page = LIST_PER_PAGE
     show_full_result_count = False  # the log grows large: no second COUNT(*) per page
     actions = ["resend"]

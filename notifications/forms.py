@@ -79,6 +79,7 @@ class RobotForm(forms.ModelForm):
         help_text=Robot._meta.get_field("secret").help_text,
     )
     clear_secret = forms.BooleanField(label=_("Remove the secret"), required=False)
+    url = forms.URLField(label=_("webhook URL"), max_length=500, assume_scheme="https")
 
     class Meta:
         model = Robot

@@ -314,12 +314,24 @@ def deliveries_create(rows: list[Delivery], *, dispatch: bool = True) -> list[in
     return created_ids
 
 
+def _follow_up_options() -> dict:
+    """Tasks enqueued by a task (a scan's deliveries, a delivery's retry) go to the queue it
+    came from, so a worker dedicated to one queue finishes the whole chain."""
+    from celery import current_task
+
+    if not current_task or current_task.request.called_directly:  # a Proxy: test its truth
+        return {}
+    queue = (current_task.request.delivery_info or {}).get("routing_key")
+    return {"queue": queue} if queue else {}
+
+
 def _enqueue(ids: Sequence[int], *, countdown: float | None = None) -> None:
     from .tasks import deliver
 
+    options = _follow_up_options()
     for delivery_id in ids:
         try:
-            deliver.apply_async((delivery_id,), countdown=countdown)
+            deliver.apply_async((delivery_id,), countdown=countdown, **options)
         except Exception:  # the broker is down: the retry sweeper sends these later
             logger.exception("could not enqueue delivery %s; the sweeper will retry", delivery_id)
 

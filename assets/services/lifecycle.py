@@ -322,6 +322,11 @@ def _send_to_repair(ctx: _Context) -> None:
         )
     elif fault:
         order.fault = fault
+    if order.reported_by_id and order.reported_by_id != getattr(ctx.actor, "pk", None):
+        # taken over from a holder's report: the event says what they reported, and who
+        reporter = order.reported_by
+        ctx.payload["fault"] = order.fault
+        ctx.payload["reported_by"] = reporter.get_full_name() or reporter.get_username()
     order.state = RepairOrder.State.IN_REPAIR
     order.vendor = vendor
     order.expected_cost = expected

@@ -151,6 +151,7 @@ def asset_request_fulfil(
             "holder": locked.requester,
             "department": locked.department,
             "location": location if location is not None else asset.location,
+            "asset_request": locked,  # the timeline shows the request and who approved it
         },
     )
     locked.state = State.FULFILLED

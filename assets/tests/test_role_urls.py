@@ -821,7 +821,7 @@ def _run(client: Client, world: World, role: str, user, name: str, case: Case) -
     """Make the request in a savepoint that is rolled back; return what went wrong."""
     url = reverse(name, kwargs=case.args(world))
     with transaction.atomic():
-        before = snapshot()
+        before = snapshot() if case.method == "POST" else None
         if case.method == "POST":
             data = {"csrfmiddlewaretoken": CSRF_TOKEN, **case.data(world)}
             response = client.post(url, data)

@@ -30,9 +30,20 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
+from itassets.roles import ROLES
+
 from .. import services
 from ..lifecycle import STATUS_BADGE, TRANSITIONS, Status, Transition, available
-from ..models import ApprovalRequest, Asset, AssetEvent, Handover, RepairOrder, Supplier
+from ..models import (
+    ApprovalRequest,
+    ApprovalStep,
+    Asset,
+    AssetEvent,
+    AssetRequest,
+    Handover,
+    RepairOrder,
+    Supplier,
+)
 from ..selectors import asset_get, asset_queryset, asset_scope_q, person_for
 from ..services.lifecycle import PLACEMENT_FIELDS
 from .dialogs import done, is_fragment
@@ -55,6 +66,8 @@ OTHER_EVENT_LABELS = {
     "create": gettext_lazy("Created"),
     "import": gettext_lazy("Imported"),
 }
+# Events that open an approval (the timeline lists its decisions under them).
+APPROVAL_EVENTS = ("request_disposal", "repair_failed", "report_lost")
 # Payload keys the timeline shows, with their labels (values: JSON as the service wrote it).
 PAYLOAD_LABELS = {
     "holder": gettext_lazy("User"),
@@ -66,6 +79,8 @@ PAYLOAD_LABELS = {
     "repair_order": gettext_lazy("Repair order"),
     "vendor": gettext_lazy("Repair vendor"),
     "fault": gettext_lazy("Fault description"),
+    "reported_by": gettext_lazy("Reported by"),
+    "asset_request": gettext_lazy("Asset request"),
     "expected_cost": gettext_lazy("Expected cost (CNY)"),
     "actual_cost": gettext_lazy("Actual cost (CNY)"),
     "result": gettext_lazy("Result"),
@@ -166,13 +181,70 @@ def _details(payload: dict) -> list[tuple[str, str]]:
     return out
 
 
+def _person_name(user) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+def _payload_id(event: AssetEvent, key: str) -> int | None:
+    value = (event.payload or {}).get(key)
+    return value.get("id") if isinstance(value, dict) else None
+
+
+def _decision_details(events: list[AssetEvent]) -> dict[int, list[tuple[str, str]]]:
+    """Who decided what, per event: the steps of the approval an approval-opening event
+    started, and the department head's approval of the asset request an assignment
+    fulfilled. At most two queries, none without such events."""
+    approvals = {
+        e.pk: _payload_id(e, "approval") for e in events if e.transition in APPROVAL_EVENTS
+    }
+    requests = {e.pk: _payload_id(e, "asset_request") for e in events}
+    lines: dict[int, list[tuple[str, str]]] = {}
+    steps: dict[int, list[ApprovalStep]] = {}
+    wanted = {i for i in approvals.values() if i}
+    if wanted:
+        for step in (
+            ApprovalStep.objects.filter(request_id__in=wanted)
+            .exclude(decision=ApprovalStep.Decision.PENDING)
+            .select_related("decided_by")
+            .order_by("number")
+        ):
+            steps.setdefault(step.request_id, []).append(step)
+    for event_id, approval_id in approvals.items():
+        for step in steps.get(approval_id, []):
+            role = ROLES.get(step.role)
+            text = str(step.get_decision_display())
+            if step.decided_by is not None:
+                text += f" · {_person_name(step.decided_by)}"
+            if step.comment:
+                text += f": {step.comment}"
+            lines.setdefault(event_id, []).append((str(role.label if role else step.role), text))
+    wanted = {i for i in requests.values() if i}
+    if wanted:
+        decided = {
+            r.pk: r
+            for r in AssetRequest.objects.filter(pk__in=wanted, decided_by__isnull=False)
+            .select_related("decided_by")
+            .only("decided_by", "decision_comment")
+        }
+        for event_id, request_id in requests.items():
+            r = decided.get(request_id)
+            if r is not None:
+                text = _person_name(r.decided_by)
+                if r.decision_comment:
+                    text += f": {r.decision_comment}"
+                lines.setdefault(event_id, []).append((_("Request approved by"), text))
+    return lines
+
+
 def asset_timeline(*, asset: Asset, user, limit: int = TIMELINE_LIMIT) -> list[TimelineEntry]:
-    """The asset's lifecycle events, newest first (one query)."""
+    """The asset's lifecycle events, newest first (one query; up to two more for the
+    decisions of approvals and asset requests the events refer to)."""
     events = list(
         asset.events.select_related("actor", "handover", "handover__to_person").order_by(
             "-occurred_at", "-id"
         )[:limit]
     )
+    decisions = _decision_details(events)
     statuses = dict(Status.choices)
     entries = []
     for e in events:
@@ -189,7 +261,7 @@ def asset_timeline(*, asset: Asset, user, limit: int = TIMELINE_LIMIT) -> list[T
                 actor_label=(e.actor.get_full_name() or e.actor.get_username())
                 if e.actor
                 else _("System"),
-                details=_details(e.payload or {}),
+                details=_details(e.payload or {}) + decisions.get(e.pk, []),
                 can_accept=bool(
                     h
                     and h.needs_acceptance

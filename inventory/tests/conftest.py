@@ -48,3 +48,12 @@ def ledger(item, warehouse) -> list[tuple]:
         .order_by("id")
         .values_list("quantity", "balance_after", "unit_cost", "value_change", "value_after")
     )
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """Messages are asserted in English (the msgids); the zh-hans catalog translates them."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield

@@ -1,0 +1,838 @@
+"""Importing the asset register: upsert by asset tag (else serial number + manufacturer).
+
+Per chunk of rows: every cell is parsed and every reference resolved from in-memory maps;
+then two queries (existing assets by the chunk's tags, by its serial numbers) decide which
+rows create and which update, and find serial numbers that belong to another asset.
+
+Rules:
+- New assets need a model; the name defaults to the model's, the status to "in use" when a
+  user is given and "in stock" otherwise; only the starting states of the lifecycle
+  (``INITIAL_STATES``) are allowed. Tags left empty are reserved in one block.
+- Existing assets: only non-empty cells change a field (an empty cell keeps the value); the
+  status of an existing asset is never changed by an import (lifecycle actions do that), a
+  different status is reported.
+- Imported assets get an ``AssetEvent`` "import" (file and row); created and updated assets
+  get their simple-history row in bulk (``bulk_history_create``), with the reason "import".
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from django.conf import settings
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from itassets.importing.base import Column, Importer, Row, batched
+from itassets.importing.values import (
+    CellError,
+    format_bool,
+    normalise_header,
+    parse_bool,
+    parse_date,
+    parse_decimal,
+    parse_int,
+    parse_text,
+)
+
+from ..lifecycle import INITIAL_STATES, Status
+from ..models import Asset, AssetEvent, Category, CustomField, Department, Location
+from ..services.register import _add_months, asset_tags_allocate
+from .refs import ModelIndex, PeopleIndex, TreeIndex, manufacturers_index, suppliers_index
+
+ASSET_COLUMNS = (
+    Column(
+        "tag",
+        gettext_lazy("Asset tag"),
+        ("资产编号", "资产标签", "资产编码", "资产条码", "编号", "标签", "tag", "asset tag"),
+        help=gettext_lazy("Leave empty for a new asset to get the next tag; an existing tag "
+                          "updates that asset."),
+        example="",
+    ),
+    Column(
+        "name",
+        gettext_lazy("Name"),
+        ("资产名称", "名称", "设备名称", "name"),
+        help=gettext_lazy("Defaults to the model's name."),
+        example="研发笔记本",
+    ),
+    Column(
+        "category",
+        gettext_lazy("Category"),
+        ("分类", "资产分类", "类别", "资产类别", "category"),
+        help=gettext_lazy("Code or full path; must be the model's category. Needed to create "
+                          "a missing model."),
+    ),
+    Column(
+        "manufacturer",
+        gettext_lazy("Manufacturer"),
+        ("品牌", "厂商", "制造商", "生产厂家", "厂家", "manufacturer", "brand"),
+        help=gettext_lazy("Tells models of the same name apart."),
+    ),
+    Column(
+        "model",
+        gettext_lazy("Model"),
+        ("型号", "规格型号", "设备型号", "model"),
+        required=True,
+        help=gettext_lazy("Model name or model number, as in the catalog."),
+    ),
+    Column(
+        "serial_number",
+        gettext_lazy("Serial number"),
+        ("序列号", "sn", "s/n", "序列号/sn", "sn码", "serial", "serial number", "serial no"),
+        help=gettext_lazy("Unique per manufacturer. Without a tag, a known serial number "
+                          "updates that asset."),
+        example="PF4ABC12",
+    ),
+    Column(
+        "status",
+        gettext_lazy("Status"),
+        ("状态", "资产状态", "使用状态", "status"),
+        help=gettext_lazy("New assets: On order, In stock / idle or In use (default: In use "
+                          "when a user is given, else In stock)."),
+    ),
+    Column(
+        "holder",
+        gettext_lazy("User"),
+        ("使用人", "领用人", "保管人", "责任人", "user", "holder"),
+        help=gettext_lazy("Employee number or a unique name."),
+    ),
+    Column(
+        "holder_no",
+        gettext_lazy("User's employee number"),
+        ("使用人工号", "工号", "员工编号", "employee number", "employee no"),
+        help=gettext_lazy("If given, used instead of the user's name."),
+    ),
+    Column(
+        "department",
+        gettext_lazy("Using department"),
+        ("使用部门", "部门", "所属部门", "department"),
+        help=gettext_lazy("Code or full path, such as 总部/研发中心/测试部."),
+    ),
+    Column(
+        "location",
+        gettext_lazy("Location"),
+        ("存放地点", "位置", "地点", "存放位置", "location"),
+        help=gettext_lazy("Code or full path."),
+    ),
+    Column("supplier", gettext_lazy("Supplier"), ("供应商", "supplier", "vendor")),
+    Column(
+        "order_number",
+        gettext_lazy("Purchase order number"),
+        ("采购单号", "订单号", "采购订单号", "po", "order number"),
+    ),
+    Column(
+        "invoice_number",
+        gettext_lazy("Invoice number"),
+        ("发票号", "发票号码", "invoice", "invoice number"),
+    ),
+    Column(
+        "purchase_date",
+        gettext_lazy("Purchase date"),
+        ("购置日期", "购买日期", "采购日期", "购入日期", "purchase date"),
+        example="2024-05-01",
+    ),
+    Column(
+        "cost",
+        gettext_lazy("Cost (CNY)"),
+        ("金额", "原值", "价格", "购置金额", "采购金额", "资产原值", "单价", "cost", "price"),
+        help=gettext_lazy("¥, thousands separators and 元 are fine."),
+        example="¥8,999.00",
+    ),
+    Column(
+        "warranty_end",
+        gettext_lazy("Warranty end date"),
+        ("保修截止", "保修截止日期", "保修到期", "保修到期日", "保修期至", "warranty end"),
+        help=gettext_lazy("Defaults to the purchase date plus the model's warranty."),
+    ),
+    Column(
+        "useful_life_months",
+        gettext_lazy("Useful life (months)"),
+        ("使用年限(月)", "使用寿命(月)", "折旧月数", "使用月数", "useful life"),
+        help=gettext_lazy("Empty: the category's default."),
+    ),
+    Column(
+        "residual_rate",
+        gettext_lazy("Residual rate (%)"),
+        ("残值率", "residual rate"),
+        help=gettext_lazy("Empty: the category's default."),
+    ),
+    Column("notes", gettext_lazy("Notes"), ("备注", "说明", "notes", "remarks")),
+)
+
+# The stored fields, in the order of a planned insert (see _plan_create).
+FIELDS = (
+    "tag",
+    "model_id",
+    "category_id",
+    "manufacturer_id",
+    "name",
+    "serial_number",
+    "status",
+    "department_id",
+    "holder_id",
+    "location_id",
+    "supplier_id",
+    "order_number",
+    "invoice_number",
+    "purchase_date",
+    "cost",
+    "warranty_end",
+    "useful_life_months",
+    "residual_rate",
+    "custom_fields",
+    "notes",
+)
+# Fields an update may change (status never; tag is the key).
+UPDATABLE = FIELDS[1:6] + FIELDS[7:]
+_TEXT_LIMITS = {"name": 200, "order_number": 100, "invoice_number": 100, "notes": 10_000}
+_SYNONYMS = {
+    "在用": Status.IN_USE,
+    "使用中": Status.IN_USE,
+    "已领用": Status.IN_USE,
+    "领用": Status.IN_USE,
+    "闲置": Status.IN_STOCK,
+    "在库": Status.IN_STOCK,
+    "库存": Status.IN_STOCK,
+    "库存中": Status.IN_STOCK,
+    "备用": Status.IN_STOCK,
+    "已订购": Status.ORDERED,
+    "采购中": Status.ORDERED,
+    "订购": Status.ORDERED,
+    "借出": Status.ON_LOAN,
+    "借用": Status.ON_LOAN,
+    "维修": Status.IN_REPAIR,
+    "维修中": Status.IN_REPAIR,
+    "待报废": Status.PENDING_DISPOSAL,
+    "待处置": Status.PENDING_DISPOSAL,
+    "已报废": Status.DISPOSED,
+    "报废": Status.DISPOSED,
+    "已处置": Status.DISPOSED,
+    "丢失": Status.LOST,
+    "遗失": Status.LOST,
+}
+
+
+def status_lookup() -> dict[str, str]:
+    """Status value by any label people use: values, English and Chinese labels, synonyms."""
+    lookup = {}
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            for status in Status:
+                lookup[str(status.label).casefold()] = status.value
+                # "In stock / idle" also as "In stock" and "idle"
+                for part in str(status.label).split("/"):
+                    lookup.setdefault(part.strip().casefold(), status.value)
+    for status in Status:
+        lookup[status.value] = status.value
+        lookup[status.value.replace("_", " ")] = status.value
+    for word, status in _SYNONYMS.items():
+        lookup.setdefault(word, status.value)
+    return lookup
+
+
+class CustomSchema:
+    """Every category's custom fields (own and inherited), by normalised label."""
+
+    def __init__(self, categories: TreeIndex):
+        self.categories = categories
+        self.own: dict[int, list[CustomField]] = {}
+        self.labels: dict[str, str] = {}  # normalised label → label as defined
+        for field in CustomField.objects.order_by("position", "id"):
+            self.own.setdefault(field.category_id, []).append(field)
+            self.labels.setdefault(normalise_header(field.label), field.label)
+        self.by_path = {node[0]: pk for pk, node in categories.nodes.items()}
+        self._cache: dict[int, dict[str, CustomField]] = {}
+
+    def fields(self, category_id: int | None) -> dict[str, CustomField]:
+        """normalised label → field, ancestors' fields first (a child's field of the same
+        label wins)."""
+        if category_id is None or category_id < 0:
+            return {}
+        hit = self._cache.get(category_id)
+        if hit is not None:
+            return hit
+        path = self.categories.nodes[category_id][0]
+        step = Category.steplen
+        fields: dict[str, CustomField] = {}
+        for end in range(step, len(path) + 1, step):
+            pk = self.by_path.get(path[:end])
+            for field in self.own.get(pk, ()):
+                fields[normalise_header(field.label)] = field
+        self._cache[category_id] = fields
+        return fields
+
+
+def parse_custom(field: CustomField, raw):
+    """A custom field's cell as the JSON value ``assets.custom_fields`` stores."""
+    match field.field_type:
+        case CustomField.Type.INTEGER:
+            return parse_int(raw)
+        case CustomField.Type.DECIMAL:
+            value = parse_decimal(raw, places=6, max_digits=20)
+            return format(value.normalize(), "f")
+        case CustomField.Type.DATE:
+            return parse_date(raw).isoformat()
+        case CustomField.Type.BOOLEAN:
+            return parse_bool(raw)
+        case CustomField.Type.CHOICE:
+            text = parse_text(raw)
+            for choice in field.choices:
+                if text == choice or text.casefold() == str(choice).casefold():
+                    return choice
+            raise CellError(
+                _("Not one of the options: %(options)s.")
+                % {"options": "、".join(str(c) for c in field.choices)}
+            )
+        case _:
+            return parse_text(raw, max_length=500)
+
+
+def custom_display(field: CustomField, value):
+    """A stored custom value as an export cell (the inverse of ``parse_custom``)."""
+    if value is None:
+        return None
+    if field.field_type == CustomField.Type.BOOLEAN:
+        return format_bool(bool(value))
+    if field.field_type == CustomField.Type.DECIMAL:
+        return Decimal(str(value))
+    if field.field_type == CustomField.Type.DATE:
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            return str(value)
+    return value
+
+
+class AssetImporter(Importer):
+    kind = "assets"
+    label = gettext_lazy("Assets")
+    permission = "assets.add_asset"
+    columns = ASSET_COLUMNS
+
+    def prepare(self) -> None:
+        create = self.create_missing_refs
+        self.departments = TreeIndex(Department, create_missing=create, code_prefix="D")
+        self.locations = TreeIndex(Location, create_missing=create, code_prefix="L")
+        self.categories = TreeIndex(Category)
+        self.manufacturers = manufacturers_index(create_missing=create)
+        self.suppliers = suppliers_index(create_missing=create)
+        self.models = ModelIndex(self.manufacturers, create_missing=create)
+        self.people = PeopleIndex()
+        self.schema = CustomSchema(self.categories)
+        self.statuses = status_lookup()
+        self.memo: dict[tuple, object] = {}
+        self.seen_tags: dict[str, int] = {}
+        self.seen_serials: dict[tuple, int] = {}
+        self.creates: list[tuple] = []  # FIELDS values + (row number,)
+        self.updates: list[tuple] = []  # (asset id, row number, {field: new value})
+        self.explicit_tags: set[str] = set()
+
+    def extra_headers(self) -> dict[str, object]:
+        schema = getattr(self, "schema", None)
+        if schema is None:
+            return {}
+        return dict(schema.labels)
+
+    def check_header(self) -> None:
+        if "tag" not in self.index and "model" not in self.index:
+            self.require_columns("model")
+
+    # --- cells --------------------------------------------------------------------------
+
+    def _ref(self, row: Row, key: str, resolver, *args, **kwargs):
+        """Resolve a reference cell through a memo (the same text resolves once per file)."""
+        raw = row.raw(key)
+        if raw is None:
+            return None
+        text = parse_text(raw)
+        memo_key = (key, text, *args, *kwargs.values())
+        hit = self.memo.get(memo_key)
+        if hit is None:
+            try:
+                hit = resolver(text, *args, **kwargs)
+            except CellError as exc:
+                hit = exc
+            self.memo[memo_key] = hit
+        if isinstance(hit, CellError):
+            self.error(row, key, str(hit), value=raw)
+            return None
+        return hit
+
+    def _status(self, row: Row):
+        raw = row.raw("status")
+        if raw is None:
+            return None
+        status = self.statuses.get(parse_text(raw).casefold())
+        if status is None:
+            self.error(
+                row,
+                "status",
+                _("Unknown status “%(value)s”; use one of: %(statuses)s.")
+                % {"value": raw, "statuses": "、".join(str(s.label) for s in Status)},
+            )
+        return status
+
+    def _parse(self, row: Row) -> dict:
+        v = {}
+        parse = self.parse
+        tag = parse(row, "tag", parse_text, max_length=50)
+        if tag:
+            v["tag"] = tag
+        for key, limit in _TEXT_LIMITS.items():
+            text = parse(row, key, parse_text, max_length=limit)
+            if text:
+                v[key] = text
+        serial = parse(row, "serial_number", parse_text, max_length=100)
+        if serial:
+            v["serial_number"] = serial
+        for key in ("purchase_date", "warranty_end"):
+            value = parse(row, key, parse_date)
+            if value is not None:
+                v[key] = value
+        cost = parse(row, "cost", parse_decimal, minimum=Decimal(0))
+        if cost is not None:
+            v["cost"] = cost
+        life = parse(row, "useful_life_months", parse_int, minimum=1, maximum=1200)
+        if life is not None:
+            v["useful_life_months"] = life
+        rate = parse(
+            row, "residual_rate", parse_decimal, minimum=Decimal(0), maximum=Decimal(100),
+            percent=True,
+        )
+        if rate is not None:
+            v["residual_rate"] = rate
+        status = self._status(row)
+        if status:
+            v["status"] = status
+        for key, index in (("department", self.departments), ("location", self.locations)):
+            pk = self._ref(row, key, index.resolve)
+            if pk is not None:
+                v[f"{key}_id"] = pk
+        pk = self._ref(row, "supplier", self.suppliers.resolve)
+        if pk is not None:
+            v["supplier_id"] = pk
+        if row.raw("holder_no") is not None:
+            pk = self._ref(row, "holder_no", self.people.resolve)
+        else:
+            pk = self._ref(row, "holder", self.people.resolve)
+        if pk is not None:
+            v["holder_id"] = pk
+        category = self._ref(row, "category", self.categories.resolve)
+        if category is not None:
+            v["category"] = category
+        mfr = self._ref(row, "manufacturer", self.manufacturers.resolve)
+        if mfr is not None:
+            v["manufacturer"] = mfr
+        if row.raw("model") is not None and (row.raw("manufacturer") is None or mfr is not None):
+            model = self._ref(
+                row, "model", self.models.resolve, manufacturer_id=mfr, category_id=category
+            )
+            if model is not None:
+                v["model_id"] = model
+        return v
+
+    # --- rows ---------------------------------------------------------------------------
+
+    def validate(self, rows: list[Row]) -> None:
+        errors = self.result.errors
+        parsed = []
+        for row in rows:
+            before = len(errors)
+            v = self._parse(row)
+            parsed.append((row, v, len(errors) > before))
+        tags = [v["tag"] for _row, v, _bad in parsed if "tag" in v]
+        serials = [v["serial_number"] for _row, v, _bad in parsed if "serial_number" in v]
+        by_tag = self._existing("tag__in", tags)
+        owners = self._serial_owners(serials)
+        # rows without a tag: a known serial number of the model's manufacturer updates
+        matched = {}
+        for _row, v, _bad in parsed:
+            if "tag" not in v and "serial_number" in v and "model_id" in v:
+                mfr = self.models.info[v["model_id"]][2]
+                owner = owners.get((mfr, v["serial_number"].casefold()))
+                if owner:
+                    matched[id(v)] = owner[0]
+        by_id = self._existing("id__in", list(matched.values()), key="id") if matched else {}
+        for row, v, bad in parsed:
+            existing = None
+            if "tag" in v:
+                existing = by_tag.get(v["tag"].casefold())
+            elif id(v) in matched:
+                existing = by_id.get(matched[id(v)])
+            self._decide(row, v, existing, owners, bad)
+
+    def _existing(self, lookup: str, values: list, *, key: str = "tag") -> dict:
+        if not values:
+            return {}
+        rows = Asset.objects.filter(**{lookup: values}).values("id", *FIELDS)
+        if key == "tag":
+            return {r["tag"].casefold(): r for r in rows}
+        return {r["id"]: r for r in rows}
+
+    def _serial_owners(self, serials: list[str]) -> dict[tuple, tuple]:
+        """(manufacturer id, case-folded serial) → (asset id, tag) for the chunk's serials."""
+        if not serials:
+            return {}
+        rows = Asset.objects.filter(serial_number__in=serials).values_list(
+            "id", "tag", "manufacturer_id", "serial_number"
+        )
+        return {(mfr, sn.casefold()): (pk, tag) for pk, tag, mfr, sn in rows}
+
+    def _decide(self, row: Row, v: dict, existing: dict | None, owners: dict, bad: bool) -> None:
+        errors = self.result.errors
+        before = len(errors)
+        tag = v.get("tag")
+        if tag:
+            key = tag.casefold()
+            first = self.seen_tags.get(key)
+            if first is not None:
+                self.error(
+                    row, "tag", _("Duplicate asset tag: also in row %(row)s.") % {"row": first}
+                )
+            else:
+                self.seen_tags[key] = row.number
+        model_id = v.get("model_id")
+        if model_id is not None:
+            _name, category_id, mfr_id, _warranty = self.models.info[model_id]
+        elif existing is not None:
+            category_id, mfr_id = existing["category_id"], existing["manufacturer_id"]
+        else:
+            category_id = mfr_id = None
+            if row.raw("model") is None:
+                self.error(row, "model", _("Required for a new asset."))
+        if "category" in v and category_id is not None and v["category"] != category_id:
+            self.error(
+                row,
+                "category",
+                _("The model belongs to category “%(category)s”.")
+                % {"category": self.categories.full_name(category_id)},
+            )
+        if "manufacturer" in v and mfr_id is not None and v["manufacturer"] != mfr_id:
+            self.error(row, "manufacturer", _("Not the manufacturer of the asset's model."))
+        serial = v.get("serial_number")
+        if serial and mfr_id is not None:
+            key = (mfr_id, serial.casefold())
+            first = self.seen_serials.get(key)
+            if first is not None:
+                self.error(
+                    row,
+                    "serial_number",
+                    _("Duplicate serial number: also in row %(row)s.") % {"row": first},
+                )
+            else:
+                self.seen_serials[key] = row.number
+                owner = owners.get(key)
+                if owner is not None and (existing is None or owner[0] != existing["id"]):
+                    self.error(
+                        row,
+                        "serial_number",
+                        _("This serial number already belongs to asset %(tag)s.")
+                        % {"tag": owner[1]},
+                    )
+        status = v.get("status")
+        if existing is None:
+            if status is None:
+                status = Status.IN_USE if "holder_id" in v else Status.IN_STOCK
+            elif status not in INITIAL_STATES:
+                self.error(
+                    row,
+                    "status",
+                    _("A new asset cannot start as “%(status)s”; use %(allowed)s.")
+                    % {
+                        "status": Status(status).label,
+                        "allowed": "、".join(
+                            str(s.label) for s in Status if s in INITIAL_STATES
+                        ),
+                    },
+                )
+            if status == Status.IN_USE and "holder_id" not in v and "department_id" not in v:
+                if not bad and row.raw("holder") is None and row.raw("holder_no") is None:
+                    self.error(
+                        row, "holder", _("An asset in use needs a user or a using department.")
+                    )
+        elif status is not None and status != existing["status"]:
+            self.error(
+                row,
+                "status",
+                _("The status of an existing asset changes only through lifecycle actions "
+                  "(now “%(status)s”).")
+                % {"status": Status(existing["status"]).label},
+            )
+        custom = self._custom(row, category_id, existing)
+        if bad or len(errors) > before:
+            return
+        if existing is None:
+            self._plan_create(row, v, status, category_id, mfr_id, custom)
+        else:
+            self._plan_update(row, v, existing, category_id, mfr_id, custom)
+
+    def _custom(self, row: Row, category_id, existing) -> dict | None:
+        """The custom-field values of the row (merged over the existing ones), or None."""
+        fields = self.schema.fields(category_id)
+        values = {}
+        given = set()
+        for index, label in self.extra.items():
+            raw = row.cells[index] if index < len(row.cells) else None
+            if raw is None or (isinstance(raw, str) and not raw.strip()):
+                continue
+            field = fields.get(normalise_header(label))
+            if field is not None:
+                given.add(field.key)
+            if field is None:
+                if category_id is not None and category_id > 0:
+                    self.error(
+                        row,
+                        label,
+                        _("“%(label)s” is not a field of category “%(category)s”.")
+                        % {"label": label, "category": self.categories.full_name(category_id)},
+                        col_index=index,
+                    )
+                continue
+            try:
+                values[field.key] = parse_custom(field, raw)
+            except CellError as exc:
+                self.error(row, label, str(exc), col_index=index)
+        if existing is not None:
+            keep = {f.key for f in fields.values()} if fields else None
+            merged = {
+                k: val
+                for k, val in (existing["custom_fields"] or {}).items()
+                if keep is None or k in keep
+            }
+            merged.update(values)
+            return merged
+        for norm_label, field in fields.items():
+            if field.key in given:
+                continue
+            if field.field_type == CustomField.Type.BOOLEAN:
+                values[field.key] = False
+            elif field.required:
+                index = next((i for i, lab in self.extra.items() if lab == norm_label), None)
+                self.error(
+                    row,
+                    field.label,
+                    _("Required for this category."),
+                    col_index=index,
+                    value="",
+                )
+        return values
+
+    def _plan_create(self, row, v, status, category_id, mfr_id, custom) -> None:
+        model_id = v["model_id"]
+        name = v.get("name") or self.models.info[model_id][0]
+        warranty = v.get("warranty_end")
+        purchased = v.get("purchase_date")
+        months = self.models.info[model_id][3]
+        if warranty is None and purchased is not None and months:
+            warranty = _add_months(purchased, months)
+        tag = v.get("tag")
+        if tag:
+            self.explicit_tags.add(tag.casefold())
+        self.creates.append(
+            (
+                tag,
+                model_id,
+                category_id,
+                mfr_id,
+                name,
+                v.get("serial_number"),
+                status,
+                v.get("department_id"),
+                v.get("holder_id"),
+                v.get("location_id"),
+                v.get("supplier_id"),
+                v.get("order_number", ""),
+                v.get("invoice_number", ""),
+                purchased,
+                v.get("cost"),
+                warranty,
+                v.get("useful_life_months"),
+                v.get("residual_rate"),
+                custom or {},
+                v.get("notes", ""),
+                row.number,
+            )
+        )
+        self.result.created += 1
+
+    def _plan_update(self, row, v, existing, category_id, mfr_id, custom) -> None:
+        changes = {}
+        if "model_id" in v:
+            v = {**v, "category_id": category_id, "manufacturer_id": mfr_id}
+        for field in UPDATABLE:
+            if field == "custom_fields":
+                if custom is not None and custom != (existing["custom_fields"] or {}):
+                    changes[field] = custom
+                continue
+            if field in v and v[field] != existing[field]:
+                changes[field] = v[field]
+        if changes:
+            self.updates.append((existing["id"], row.number, changes))
+            self.result.updated += 1
+        else:
+            self.result.unchanged += 1
+
+    # --- write --------------------------------------------------------------------------
+
+    def before_write(self) -> None:
+        """Reserve the new tags in one block, in a transaction of their own (the tag
+        sequence stays locked only for that moment; a failed import leaves a gap)."""
+        need = sum(1 for c in self.creates if c[0] is None)
+        self.new_tags: list[str] = []
+        while len(self.new_tags) < need:
+            tags = asset_tags_allocate(count=need - len(self.new_tags))
+            self.new_tags += [t for t in tags if t.casefold() not in self.explicit_tags]
+
+    def write(self, progress=None) -> None:
+        refs = self.result.refs_created
+        for name, index in (
+            ("manufacturers", self.manufacturers),
+            ("suppliers", self.suppliers),
+            ("departments", self.departments),
+            ("locations", self.locations),
+        ):
+            if n := index.create_pending():
+                refs[name] = n
+        if n := self.models.create_pending(
+            manufacturer_ids=self.manufacturers.pending, category_ids=None
+        ):
+            refs["models"] = n
+        now = timezone.now()
+        done = 0
+        done += self._write_creates(now, progress)
+        self._write_updates(now, progress, done)
+
+    def _fk(self):
+        return {
+            "model_id": self.models.pending,
+            "manufacturer_id": self.manufacturers.pending,
+            "department_id": self.departments.pending,
+            "location_id": self.locations.pending,
+            "supplier_id": self.suppliers.pending,
+        }
+
+    def _write_creates(self, now, progress) -> int:
+        actor = self.actor
+        fk = {FIELDS.index(k): p for k, p in self._fk().items() if p.items}
+        tags = iter(self.new_tags)
+        done = 0
+        for batch in batched(self.creates, self.batch_size):
+            objs, rows = [], []
+            for values in batch:
+                values = list(values)
+                row = values.pop()
+                if values[0] is None:
+                    values[0] = next(tags)
+                for i, pending in fk.items():
+                    values[i] = pending.resolve(values[i])
+                obj = Asset(**dict(zip(FIELDS, values, strict=True)))
+                obj.created_by = obj.updated_by = actor
+                obj._change_reason = "import"
+                objs.append(obj)
+                rows.append(row)
+            created = Asset.objects.bulk_create(objs)
+            if any(o.pk is None for o in created):
+                ids = dict(
+                    Asset.objects.filter(tag__in=[o.tag for o in created]).values_list("tag", "id")
+                )
+                for o in created:
+                    o.pk = o.id = ids[o.tag]
+            Asset.history.bulk_history_create(
+                created, default_user=actor, default_change_reason="import", default_date=now
+            )
+            AssetEvent.objects.bulk_create(
+                AssetEvent(
+                    asset_id=o.pk,
+                    transition="import",
+                    from_status="",
+                    to_status=o.status,
+                    actor=actor,
+                    occurred_at=now,
+                    payload={"file": self.file_name, "row": r},
+                )
+                for o, r in zip(created, rows, strict=True)
+            )
+            done += len(created)
+            if progress:
+                progress(done)
+        return done
+
+    def _write_updates(self, now, progress, done: int) -> None:
+        fk = {k: p for k, p in self._fk().items() if p.items}
+        for batch in batched(self.updates, self.batch_size):
+            objs = Asset.objects.in_bulk([pk for pk, _row, _changes in batch])
+            by_fields: dict[tuple, list] = {}
+            changed = []
+            for pk, row, changes in batch:
+                obj = objs[pk]
+                for field, value in changes.items():
+                    setattr(obj, field, fk[field].resolve(value) if field in fk else value)
+                obj.updated_by = self.actor
+                obj.updated_at = now
+                obj._change_reason = "import"
+                by_fields.setdefault(tuple(sorted(changes)), []).append(obj)
+                changed.append((obj, row))
+            for fields, group in by_fields.items():
+                Asset.objects.bulk_update(
+                    group, [*fields, "updated_by", "updated_at"], batch_size=500
+                )
+            Asset.history.bulk_history_create(
+                [o for o, _r in changed],
+                update=True,
+                default_user=self.actor,
+                default_change_reason="import",
+                default_date=now,
+            )
+            done += len(batch)
+            if progress:
+                progress(done)
+
+    # --- templates ----------------------------------------------------------------------
+
+    def template_columns(self, *, category: Category | None = None, **options):
+        columns = super().template_columns()
+        if category is not None:
+            for field in self.schema.fields(category.pk).values():
+                help_text = str(field.get_field_type_display())
+                if field.choices:
+                    help_text += ": " + "、".join(str(c) for c in field.choices)
+                if field.help_text:
+                    help_text += f" ({field.help_text})"
+                columns.append((field.label, help_text, field.required, ""))
+        return columns
+
+    def template_examples(self, *, category: Category | None = None, **options) -> list[list]:
+        """Two example rows from the live catalog (a model of the chosen category, a real
+        department and location), so the template imports as is after editing."""
+        from ..models import AssetModel
+
+        models = AssetModel.objects.select_related("manufacturer", "category")
+        if category is not None:
+            models = models.filter(category__path__startswith=category.path)
+        model = models.order_by("id").first()
+        department = Department.objects.order_by("path").last()
+        location = Location.objects.filter(is_warehouse=False).order_by("path").last()
+        examples = []
+        for n, (status, holder) in enumerate(((Status.IN_STOCK, ""), (Status.IN_USE, ""))):
+            values = {
+                "name": model.name if model else "",
+                "category": model.category.full_name if model else "",
+                "manufacturer": model.manufacturer.name if model else "",
+                "model": model.name if model else "",
+                "serial_number": f"SN-EXAMPLE-{n + 1}",
+                "status": str(Status(status).label),
+                "holder": holder,
+                "department": department.full_name if department else "",
+                "location": location.full_name if location else "",
+                "purchase_date": date(2024, 5, 1),
+                "cost": "8999.00",
+                "notes": _("Example row: replace or delete it."),
+            }
+            row = [values.get(c.key, "") for c in self.columns]
+            if category is not None:
+                row += ["" for _f in self.schema.fields(category.pk)]
+            examples.append(row)
+        return examples

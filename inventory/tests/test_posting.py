@@ -1,0 +1,369 @@
+"""Posting documents: moving average cost in exact figures, the ledger's running balance and
+value, numbers per type and day, every document type, reversals and the signals."""
+
+from datetime import timedelta
+from decimal import Decimal as D
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from assets.models import TagSequence
+from inventory import services, signals
+from inventory.models import Document, DocumentLine, LedgerEntry, Stock
+
+from .conftest import balance, ledger
+from .factories import ItemFactory, WarehouseFactory
+
+
+def today() -> str:
+    return f"{timezone.localdate():%Y%m%d}"
+
+
+def receive(actor, warehouse, item, quantity, unit_cost=None, **line):
+    line = {"item": item, "quantity": quantity, **line}
+    if unit_cost is not None:
+        line["unit_cost"] = unit_cost
+    result = services.document_create_and_post(
+        actor=actor, type="receipt", warehouse=warehouse, lines=[line]
+    )
+    assert result.posted
+    return result.document
+
+
+def issue(actor, warehouse, item, quantity, person):
+    result = services.document_create_and_post(
+        actor=actor,
+        type="issue",
+        warehouse=warehouse,
+        person=person,
+        lines=[{"item": item, "quantity": quantity}],
+    )
+    assert result.posted
+    return result.document
+
+
+def test_moving_average_cost_in_exact_figures(keeper, warehouse, item, person):
+    # given / when: receipts at different prices and issues in between
+    receive(keeper, warehouse, item, 10, "12.50")
+    assert balance(item, warehouse) == (D("10"), D("125.00"), D("12.5"))
+    receive(keeper, warehouse, item, 5, "14.00")
+    assert balance(item, warehouse) == (D("15"), D("195.00"), D("13"))
+    issue(keeper, warehouse, item, 4, person)
+    assert balance(item, warehouse) == (D("11"), D("143.00"), D("13"))
+    receive(keeper, warehouse, item, 3, "10.33")  # 173.99 / 14 = 12.427857…
+    assert balance(item, warehouse) == (D("14"), D("173.99"), D("12.4279"))
+    issue(keeper, warehouse, item, 5, person)  # 5 × 12.4279 = 62.1395 → 62.14
+    assert balance(item, warehouse) == (D("9"), D("111.85"), D("12.4279"))
+    issue(keeper, warehouse, item, 9, person)  # the last units take what is left
+    assert balance(item, warehouse) == (D("0"), D("0.00"), D("12.4279"))
+    receive(keeper, warehouse, item, 2, "9.999")  # 19.998 → 20.00
+    assert balance(item, warehouse) == (D("2"), D("20.00"), D("10"))
+
+    # then: one ledger entry per movement with the running balance and value
+    assert ledger(item, warehouse) == [
+        (D("10"), D("10"), D("12.5"), D("125.00"), D("125.00")),
+        (D("5"), D("15"), D("14"), D("70.00"), D("195.00")),
+        (D("-4"), D("11"), D("13"), D("-52.00"), D("143.00")),
+        (D("3"), D("14"), D("10.33"), D("30.99"), D("173.99")),
+        (D("-5"), D("9"), D("12.4279"), D("-62.14"), D("111.85")),
+        (D("-9"), D("0"), D("12.4279"), D("-111.85"), D("0.00")),
+        (D("2"), D("2"), D("9.999"), D("20.00"), D("20.00")),
+    ]
+
+
+def test_posting_numbers_the_document_and_costs_its_lines(keeper, warehouse, item, person):
+    # given: a draft receipt (no number yet) and stock
+    draft = services.document_create(
+        actor=keeper,
+        type="receipt",
+        warehouse=warehouse,
+        invoice_no="INV-001",
+        lines=[{"barcode": item.barcode, "quantity": "3", "amount": "10.00"}],
+    )
+    assert (draft.status, draft.number) == ("draft", None)
+
+    # when
+    result = services.document_post(document=draft, actor=keeper)
+    issued = issue(keeper, warehouse, item, 1, person)
+
+    # then
+    assert result.posted is True
+    assert result.message == f"RK-{today()}-0001 posted."
+    draft.refresh_from_db()
+    assert (draft.status, draft.number, draft.posted_by) == ("posted", f"RK-{today()}-0001", keeper)
+    assert draft.posted_at is not None
+    line = draft.lines.get()
+    assert (line.quantity, line.unit_cost, line.amount) == (D("3"), D("3.3333"), D("10.00"))
+    out = issued.lines.get()
+    assert (out.unit_cost, out.amount) == (D("3.3333"), D("3.33"))
+    assert issued.number == f"CK-{today()}-0001"
+    assert TagSequence.objects.get(prefix=f"RK-{today()}-").last_value == 1
+
+
+def test_numbers_run_per_type_and_day(keeper, warehouse, item, person):
+    yesterday = timezone.localdate() - timedelta(days=1)
+    first = receive(keeper, warehouse, item, 1, "1")
+    second = receive(keeper, warehouse, item, 1, "1")
+    back = services.document_create_and_post(
+        actor=keeper,
+        type="receipt",
+        warehouse=warehouse,
+        date=yesterday,
+        lines=[{"item": item, "quantity": 1, "unit_cost": 1}],
+    ).document
+    out = issue(keeper, warehouse, item, 1, person)
+
+    assert [first.number, second.number, back.number, out.number] == [
+        f"RK-{today()}-0001",
+        f"RK-{today()}-0002",
+        f"RK-{yesterday:%Y%m%d}-0001",
+        f"CK-{today()}-0001",
+    ]
+
+
+def test_a_transfer_moves_quantity_and_exactly_the_value_taken(keeper, warehouse, item):
+    # given: 3 boxes worth 10.00 (average 3.3333) in the first warehouse
+    other = WarehouseFactory(keepers=[keeper])
+    receive(keeper, warehouse, item, 3, amount="10.00")
+
+    # when: one box, then the other two, go to the second warehouse
+    for quantity in (1, 2):
+        result = services.document_create_and_post(
+            actor=keeper,
+            type="transfer",
+            warehouse=warehouse,
+            to_warehouse=other,
+            lines=[{"item": item, "quantity": quantity}],
+        )
+        assert result.document.number.startswith(f"DB-{today()}-")
+
+    # then: the value moved is the value taken out, to the cent; the total is unchanged
+    assert balance(item, warehouse) == (D("0"), D("0.00"), D("3.3333"))
+    assert balance(item, other) == (D("3"), D("10.00"), D("3.3333"))
+    assert ledger(item, warehouse)[1:] == [
+        (D("-1"), D("2"), D("3.3333"), D("-3.33"), D("6.67")),
+        (D("-2"), D("0"), D("3.3333"), D("-6.67"), D("0.00")),
+    ]
+    assert ledger(item, other) == [
+        (D("1"), D("1"), D("3.3333"), D("3.33"), D("3.33")),
+        (D("2"), D("3"), D("3.3333"), D("6.67"), D("10.00")),
+    ]
+
+
+def test_returns_gains_and_losses_without_a_cost_use_the_average(keeper, warehouse, item, person):
+    receive(keeper, warehouse, item, 4, "25.00")
+    for type_, extra in (
+        ("return", {"person": person}),
+        ("stocktake_gain", {"reason": "盘点盘盈"}),
+        ("stocktake_loss", {"reason": "盘点盘亏"}),
+    ):
+        result = services.document_create_and_post(
+            actor=keeper,
+            type=type_,
+            warehouse=warehouse,
+            lines=[{"item": item, "quantity": 2}],
+            **extra,
+        )
+        assert result.posted
+
+    assert balance(item, warehouse) == (D("6"), D("150.00"), D("25"))
+    assert [n[:2] for n in Document.objects.order_by("id").values_list("number", flat=True)] == [
+        "RK",
+        "TK",
+        "PY",
+        "PK",
+    ]
+    assert [e[0] for e in ledger(item, warehouse)] == [D("4"), D("2"), D("2"), D("-2")]
+
+
+def test_a_return_at_a_given_cost_recomputes_the_average(keeper, warehouse, item, person):
+    receive(keeper, warehouse, item, 2, "10.00")
+    services.document_create_and_post(
+        actor=keeper,
+        type="return",
+        warehouse=warehouse,
+        person=person,
+        lines=[{"item": item, "quantity": 1, "unit_cost": "7.00"}],
+    )
+    assert balance(item, warehouse) == (D("3"), D("27.00"), D("9"))
+
+
+def test_an_adjustment_adds_and_removes_with_a_reason(keeper, warehouse, item):
+    receive(keeper, warehouse, item, 5, "2.00")
+    other = ItemFactory()
+
+    result = services.document_create_and_post(
+        actor=keeper,
+        type="adjustment",
+        warehouse=warehouse,
+        reason="系统上线期初数据修正",
+        lines=[
+            {"item": item, "quantity": 2, "direction": "out"},
+            {"item": other, "quantity": 3, "direction": "in", "unit_cost": "1.50"},
+        ],
+    )
+
+    assert result.document.number == f"TZ-{today()}-0001"
+    assert balance(item, warehouse) == (D("3"), D("6.00"), D("2"))
+    assert balance(other, warehouse) == (D("3"), D("4.50"), D("1.5"))
+
+
+def test_decimal_quantities_for_items_counted_by_the_metre(keeper, warehouse, person):
+    cable = ItemFactory(by_metre=True)
+    receive(keeper, warehouse, cable, "305", "1.20")  # one box of cable: 305 m
+    issue(keeper, warehouse, cable, "12.5", person)
+
+    assert balance(cable, warehouse) == (D("292.5"), D("351.00"), D("1.2"))
+
+
+def test_reversing_a_receipt_takes_it_back_out(keeper, warehouse, item):
+    receipt = receive(keeper, warehouse, item, 10, "5.00")
+
+    reversal = services.document_reverse(document=receipt, actor=keeper, reason="供应商送错货")
+
+    receipt.refresh_from_db()
+    assert receipt.status == "reversed"
+    assert (reversal.type, reversal.status, reversal.reverses) == ("receipt", "posted", receipt)
+    assert reversal.number == f"RK-{today()}-0002"
+    assert reversal.reason == "供应商送错货"
+    assert balance(item, warehouse) == (D("0"), D("0.00"), D("5"))
+    assert ledger(item, warehouse)[-1] == (D("-10"), D("0"), D("5"), D("-50.00"), D("0.00"))
+
+
+def test_reversing_an_issue_puts_back_exactly_the_value_it_took(keeper, warehouse, item, person):
+    receive(keeper, warehouse, item, 3, amount="10.00")
+    out = issue(keeper, warehouse, item, 1, person)
+    assert balance(item, warehouse) == (D("2"), D("6.67"), D("3.3333"))
+
+    services.document_reverse(document=out, actor=keeper, reason="领错了")
+
+    assert balance(item, warehouse) == (D("3"), D("10.00"), D("3.3333"))
+
+
+def test_reversing_a_transfer_sends_the_items_back(keeper, warehouse, item):
+    other = WarehouseFactory(keepers=[keeper])
+    receive(keeper, warehouse, item, 4, "2.50")
+    moved = services.document_create_and_post(
+        actor=keeper,
+        type="transfer",
+        warehouse=warehouse,
+        to_warehouse=other,
+        lines=[{"item": item, "quantity": 4}],
+    ).document
+
+    reversal = services.document_reverse(document=moved, actor=keeper, reason="调错仓库")
+
+    assert (reversal.warehouse, reversal.to_warehouse) == (other, warehouse)
+    assert balance(item, warehouse) == (D("4"), D("10.00"), D("2.5"))
+    assert balance(item, other) == (D("0"), D("0.00"), D("2.5"))
+
+
+def test_a_reversal_that_would_go_below_zero_is_refused_and_changes_nothing(
+    keeper, warehouse, item, person
+):
+    receipt = receive(keeper, warehouse, item, 10, "5.00")
+    issue(keeper, warehouse, item, 7, person)
+    before = (balance(item, warehouse), LedgerEntry.objects.count(), Document.objects.count())
+
+    with pytest.raises(services.StockShortage) as exc:
+        services.document_reverse(document=receipt, actor=keeper, reason="退货")
+
+    assert exc.value.messages == [
+        f"Not enough stock of 硒鼓（TONER-26A） in {warehouse}: 3盒 available, 10盒 requested."
+    ]
+    receipt.refresh_from_db()
+    assert receipt.status == "posted"
+    assert (balance(item, warehouse), LedgerEntry.objects.count(), Document.objects.count()) == (
+        before
+    )
+
+
+def test_a_document_is_reversed_once_and_a_reversal_never(keeper, warehouse, item):
+    receipt = receive(keeper, warehouse, item, 10, "5.00")
+    reversal = services.document_reverse(document=receipt, actor=keeper, reason="错")
+    draft = services.document_create(
+        actor=keeper,
+        type="receipt",
+        warehouse=warehouse,
+        lines=[{"item": item, "quantity": 1, "unit_cost": 1}],
+    )
+    count = Document.objects.count()
+
+    with pytest.raises(ValidationError) as twice:
+        services.document_reverse(document=receipt, actor=keeper, reason="again")
+    with pytest.raises(ValidationError) as of_reversal:
+        services.document_reverse(document=reversal, actor=keeper, reason="again")
+    with pytest.raises(ValidationError) as of_draft:
+        services.document_reverse(document=draft, actor=keeper, reason="again")
+    with pytest.raises(ValidationError) as no_reason:
+        services.document_reverse(document=receipt, actor=keeper, reason=" ")
+
+    assert twice.value.messages == [f"{receipt.number} has already been reversed."]
+    assert of_reversal.value.messages == [
+        f"{reversal.number} reverses another document and cannot be reversed itself."
+    ]
+    assert of_draft.value.messages == ["Only posted documents can be reversed."]
+    assert no_reason.value.messages == ["Give the reason for the reversal."]
+    assert Document.objects.count() == count
+
+
+def test_stock_falling_below_safety_stock_is_announced_once_after_commit(
+    keeper, warehouse, person, django_capture_on_commit_callbacks
+):
+    toner = ItemFactory(safety_stock=D("5"))
+    heard = []
+
+    def receiver(sender, **kwargs):
+        heard.append(kwargs)
+
+    signals.stock_below_safety.connect(receiver)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            receive(keeper, warehouse, toner, 10, "1")
+            issue(keeper, warehouse, toner, 4, person)  # 6: still above
+        assert heard == []
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            issue(keeper, warehouse, toner, 2, person)  # 4: below
+            issue(keeper, warehouse, toner, 1, person)  # 3: still below, no news
+    finally:
+        signals.stock_below_safety.disconnect(receiver)
+
+    stock = Stock.objects.get(item=toner, warehouse=warehouse)
+    assert heard == [
+        {
+            "signal": signals.stock_below_safety,
+            "stock_id": stock.pk,
+            "item_id": toner.pk,
+            "warehouse_id": warehouse.pk,
+        }
+    ]
+    assert len(callbacks) == 3  # two "document posted" and one "below safety stock"
+
+
+def test_document_posted_is_sent_after_commit_only(
+    keeper, warehouse, item, django_capture_on_commit_callbacks
+):
+    heard = []
+
+    def receiver(sender, document_id, **kwargs):
+        heard.append(document_id)
+
+    signals.document_posted.connect(receiver)
+    try:
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            document = receive(keeper, warehouse, item, 1, "1")
+        assert heard == []  # not before commit
+        for callback in callbacks:
+            callback()
+    finally:
+        signals.document_posted.disconnect(receiver)
+    assert heard == [document.pk]
+
+
+def test_lines_keep_the_costs_posting_gave_them(keeper, warehouse, item, person):
+    receive(keeper, warehouse, item, 4, "2.25")
+    out = issue(keeper, warehouse, item, 3, person)
+    assert list(DocumentLine.objects.filter(document=out).values_list("unit_cost", "amount")) == [
+        (D("2.25"), D("6.75"))
+    ]
