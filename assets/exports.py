@@ -224,3 +224,69 @@ def asset_export_write(*, user, filters: Mapping, fmt: str, out) -> int:
     else:
         raise ValueError(f"unknown export format {fmt!r}")
     return count
+
+
+# --- Background exports -----------------------------------------------------------------------
+
+
+def asset_export_filters(*, query: str) -> dict:
+    """The list's cleaned filters and sort from its query string (as the list view parses
+    them: ``AssetFilterSet`` and ``asset_list_order``)."""
+    from django.http import QueryDict
+
+    from .filters import AssetFilterSet
+    from .selectors import asset_filter_trees, asset_list_order
+
+    params = QueryDict(query)
+    filters = AssetFilterSet(params, trees=asset_filter_trees()).cleaned_filters
+    sort_key, _order = asset_list_order(params.get("sort"))
+    return {**filters, "sort": sort_key}
+
+
+def asset_export_job_create(*, actor, fmt: str, query: str):
+    """Queue a background export (too many rows for one request); returns the job."""
+    from django.db import transaction
+
+    from itassets.models import ExportJob
+
+    if fmt not in ("xlsx", "csv"):
+        raise ValueError(f"unknown export format {fmt!r}")
+    with transaction.atomic():
+        job = ExportJob.objects.create(kind="assets", fmt=fmt, query=query, created_by=actor)
+        from .tasks import asset_export_task
+
+        transaction.on_commit(lambda: asset_export_task.delay(job.pk))
+    return job
+
+
+def asset_export_job_run(*, job_id: int):
+    """Write a queued export to the default storage (private) and mark it done."""
+    import logging
+    import tempfile
+
+    from django.core.files import File
+    from django.utils import timezone
+
+    from itassets.models import ExportJob
+
+    job = ExportJob.objects.filter(pk=job_id).select_related("created_by").first()
+    if job is None or job.state != ExportJob.State.PENDING:
+        return job
+    ExportJob.objects.filter(pk=job_id).update(state=ExportJob.State.RUNNING)
+    try:
+        with tempfile.TemporaryFile() as out:
+            job.rows = asset_export_write(
+                user=job.created_by,
+                filters=asset_export_filters(query=job.query),
+                fmt=job.fmt,
+                out=out,
+            )
+            out.seek(0)
+            job.file.save(f"assets.{job.fmt}", File(out), save=False)
+        job.state = ExportJob.State.DONE
+    except Exception:
+        logging.getLogger(__name__).exception("export job %s failed", job_id)
+        job.state = ExportJob.State.FAILED
+    job.finished_at = timezone.now()
+    job.save()
+    return job

@@ -222,9 +222,10 @@ def assignment_unconfirmed(rule, now: datetime) -> Iterator[Occurrence]:
         .values_list("id", "number", "created_at", "to_person__user_id")
     )
     link = reverse("me:assets")
+    tz = timezone.get_current_timezone()
     with _language():
         for pk, number, created, user_id in rows.iterator(chunk_size=CHUNK):
-            date = timezone.localtime(created).date().isoformat()
+            date = created.astimezone(tz).date().isoformat()
             yield Occurrence(
                 object_ref=f"assets.handover:{pk}",
                 occurrence=f"after-{days}d",

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import approvals, detail, forms, labels, lifecycle, me, requests
+from .views import approvals, detail, export, forms, labels, lifecycle, me, requests
 from .views import list as list_views
 
 app_name = "assets"
@@ -12,6 +12,7 @@ urlpatterns: list = [
     path("new/", forms.asset_create, name="create"),
     path("models/options/", forms.model_options, name="model_options"),
     path("labels/", labels.labels, name="labels"),
+    path("export.<str:fmt>", export.asset_export, name="export"),
     path("unconfirmed/", me.unconfirmed, name="unconfirmed"),
     path("bulk/<str:transition>/", lifecycle.asset_transition_bulk, name="bulk"),
     path("handovers/<int:pk>.pdf", lifecycle.handover_pdf, name="handover_pdf"),

@@ -29,7 +29,7 @@ def _int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
-bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")  # noqa: S104 (inside a container)
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = _int("GUNICORN_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 8))
 threads = _int("GUNICORN_THREADS", 4)
 worker_class = "gthread"
@@ -39,9 +39,8 @@ keepalive = _int("GUNICORN_KEEPALIVE", 5)
 max_requests = _int("GUNICORN_MAX_REQUESTS", 1000)
 max_requests_jitter = max(1, max_requests // 10) if max_requests else 0
 # Heartbeat files in memory, not on a (possibly read-only or slow) disk.
-worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR") or (
-    "/dev/shm" if os.path.isdir("/dev/shm") else None
-)
+SHM = "/dev/shm"  # noqa: S108 (gunicorn's heartbeat files, not data)
+worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR") or (SHM if os.path.isdir(SHM) else None)
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")

@@ -167,7 +167,6 @@ export GUNICORN_BIND="127.0.0.1:$WEB_PORT"
 export GUNICORN_WORKERS=2
 export GUNICORN_THREADS=2
 export GUNICORN_TIMEOUT=60
-export PROMETHEUS_MULTIPROC_DIR="$WORK/prometheus"
 export CELERY_WORKER_CONCURRENCY=2
 
 # --- database, static files, migrations, first administrator --------------------------------
@@ -183,7 +182,7 @@ say "collectstatic (hashed names, as the image build does)"
 say "migrate + bootstrap_admin (entrypoint role: migrate)"
 deploy/entrypoint.sh migrate >"$WORK/migrate.log" 2>&1 || fail "migrate (see $WORK/migrate.log)"
 grep -q "Created administrator 'smokeadmin'" "$WORK/migrate.log" || fail "bootstrap_admin did not create the administrator"
-deploy/entrypoint.sh migrate >"$WORK/migrate-again.log" 2>&1 || fail "a second migrate run failed"
+"$PYTHON" manage.py bootstrap_admin >"$WORK/migrate-again.log" 2>&1 || fail "a second bootstrap_admin failed"
 grep -q "already set up; nothing changed" "$WORK/migrate-again.log" || fail "bootstrap_admin is not idempotent"
 
 say "manage.py check --deploy --fail-level WARNING"
@@ -217,7 +216,8 @@ export SMOKE_MODEL_ID
 
 # --- the processes --------------------------------------------------------------------------
 say "starting gunicorn, celery worker, celery beat, webhook receiver, nginx"
-start web deploy/entrypoint.sh web
+# Prometheus multiprocess mode for gunicorn only, as the entrypoint does in the image.
+start web env PROMETHEUS_MULTIPROC_DIR="$WORK/prometheus" deploy/entrypoint.sh web
 start worker deploy/entrypoint.sh worker --hostname "smoke-$$@localhost"
 start beat deploy/entrypoint.sh beat
 export SMOKE_WEBHOOK_LOG="$WORK/webhook-received.jsonl"

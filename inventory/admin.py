@@ -402,6 +402,8 @@ class DocumentAdmin(ExportActionsMixin, admin.ModelAdmin):
             header = {k: v for k, v in header.items() if k in form.cleaned_data}
         lines = []
         for formset in formsets:
+            # The service replaces the lines; the change message lists none one by one.
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
             for line_form in formset.forms:
                 data = getattr(line_form, "cleaned_data", None) or {}
                 if data and not data.get("DELETE"):

@@ -156,6 +156,13 @@ class Item(models.Model):
 # --- Places -----------------------------------------------------------------------------------
 
 
+class WarehouseManager(models.Manager):
+    """Warehouses are named by their location: always loaded with it (choices, filters)."""
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("location")
+
+
 class Warehouse(models.Model):
     """A location flagged ``is_warehouse`` that keeps stock; its keepers (仓库管理员) may post
     documents for it."""
@@ -171,6 +178,8 @@ class Warehouse(models.Model):
         USER, verbose_name=_("keepers"), blank=True, related_name="kept_warehouses"
     )
     is_active = models.BooleanField(_("active"), default=True, db_index=True)
+
+    objects = WarehouseManager()
 
     class Meta:
         verbose_name = _("warehouse")
@@ -226,7 +235,11 @@ class Stock(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["item", "warehouse"], name="stock_unique_item_wh"),
             # The second guard behind the service's check: never below zero.
-            models.CheckConstraint(condition=Q(quantity__gte=0), name="stock_quantity_nonneg"),
+            models.CheckConstraint(
+                condition=Q(quantity__gte=0),
+                name="stock_quantity_nonneg",
+                violation_error_message=_("Stock cannot go below zero."),
+            ),
             models.CheckConstraint(condition=Q(value__gte=0), name="stock_value_nonneg"),
             models.CheckConstraint(condition=Q(average_cost__gte=0), name="stock_avg_nonneg"),
         ]
@@ -337,7 +350,11 @@ class RequisitionLine(models.Model):
         ordering = ["requisition", "id"]
         constraints = [
             models.UniqueConstraint(fields=["requisition", "item"], name="reqline_unique_item"),
-            models.CheckConstraint(condition=Q(quantity__gt=0), name="reqline_quantity_pos"),
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0),
+                name="reqline_quantity_pos",
+                violation_error_message=_("The quantity must be greater than zero."),
+            ),
             models.CheckConstraint(
                 condition=Q(issued_quantity__gte=0) & Q(issued_quantity__lte=models.F("quantity")),
                 name="reqline_issued_in_range",
@@ -638,13 +655,20 @@ class DocumentLine(models.Model):
         verbose_name_plural = _("document lines")
         ordering = ["document", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(quantity__gt=0), name="docline_quantity_pos"),
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0),
+                name="docline_quantity_pos",
+                violation_error_message=_("The quantity must be greater than zero."),
+            ),
             models.CheckConstraint(
                 condition=Q(unit_cost__isnull=True) | Q(unit_cost__gte=0),
                 name="docline_unit_cost_nonneg",
+                violation_error_message=_("The amount cannot be negative."),
             ),
             models.CheckConstraint(
-                condition=Q(amount__isnull=True) | Q(amount__gte=0), name="docline_amount_nonneg"
+                condition=Q(amount__isnull=True) | Q(amount__gte=0),
+                name="docline_amount_nonneg",
+                violation_error_message=_("The amount cannot be negative."),
             ),
             models.CheckConstraint(condition=Q(direction__in=[1, -1]), name="docline_direction"),
         ]

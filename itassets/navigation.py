@@ -63,6 +63,7 @@ NAV: list[NavItem] = [
     NavItem(
         _("Request handling"), "requests:list", lambda user: has_role(user, DEPT_HEAD, CLERK, ADMIN)
     ),
+    NavItem(_("Import"), "imports:page", lambda user: _role_grants(user, "assets.add_asset")),
     NavItem(_("Administration"), "admin:index", can_use_admin_site),
 ]
 

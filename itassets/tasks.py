@@ -4,6 +4,7 @@ from celery import shared_task
 from django.contrib.auth.models import Group
 from django.db import connection
 
+from .importing import tasks as import_tasks  # noqa: F401 (registers the web import's tasks)
 from .roles import ROLES
 
 

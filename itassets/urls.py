@@ -7,6 +7,7 @@ from assets import urls as asset_urls
 
 from . import health, views
 from .forms import LoginForm
+from .importing import urls as import_urls
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -36,6 +37,8 @@ urlpatterns = [
     path("me/", include((asset_urls.me_urlpatterns, "me"))),
     path("requests/", include((asset_urls.request_urlpatterns, "requests"))),
     path("reports/", include("assets.urls_reports")),
+    path("imports/", include("itassets.importing.urls")),
+    path("exports/", include((import_urls.export_urlpatterns, "exports"))),
     path("inventory/", include("inventory.urls")),
     path("notifications/", include("notifications.urls")),
     path("admin/", admin.site.urls),

@@ -54,6 +54,7 @@ logger = logging.getLogger(__name__)
 
 INSERT_BATCH = 500
 FALLBACK_CHANNELS = (Channel.IN_APP, Channel.EMAIL)
+ALL_CHANNELS = frozenset(Channel.values)
 MYSQL_DUPLICATE = 1062
 MYSQL_RETRYABLE = (1205, 1213)  # lock wait timeout, deadlock
 
@@ -106,7 +107,8 @@ class Planner:
         self._prefs: dict[tuple[int, str], dict[str, bool]] = {}
         self._group_roles = {r.group: r.slug for r in ROLES.values()}
 
-    def _load(self, user_ids: Sequence[int], event_type: str) -> None:
+    def prime(self, user_ids: Sequence[int], event_type: str) -> None:
+        """Read what planning needs about ``user_ids`` (only what is not cached yet)."""
         new = [u for u in user_ids if u not in self._roles]
         if new:
             user_model = get_user_model()
@@ -176,8 +178,8 @@ class Planner:
         allowed: Iterable[str] | None = None,
         now: datetime | None = None,
     ) -> list[Delivery]:
-        self._load(recipients, event_type)
-        allowed = set(allowed) if allowed else set(Channel.values)
+        self.prime(recipients, event_type)
+        allowed = set(allowed) if allowed else ALL_CHANNELS
         now = now or timezone.now()
         stuck_after = timedelta(seconds=conf.get("NOTIFICATIONS_STUCK_AFTER_SECONDS"))
         rows = []
@@ -194,7 +196,7 @@ class Planner:
                         channel=channel,
                         robot_id=robot_id,
                         event_type=event_type,
-                        rule=rule,
+                        rule_id=rule.pk if rule is not None else None,
                         object_ref=object_ref[:100],
                         dedup_key=dedup_key,
                         payload=payload,
@@ -424,6 +426,11 @@ def reminder_scan(
         result.rules.append(rule.kind)
         try:
             for batch in _chunks(reminder.evaluate(rule, now), batch_size):
+                # Roles, preferences and departments of the whole batch in a few queries.
+                planner.prime(
+                    list(dict.fromkeys(u for occ in batch for u in occ.recipients)),
+                    reminder.event_type,
+                )
                 rows = []
                 for occ in batch:
                     rows += planner.rows(
@@ -697,7 +704,7 @@ def test_message_send(*, user, channel: str, robot: Robot | None = None) -> Deli
     robot_id = robot.pk if robot is not None else None
     if channel in ROBOT_CHANNELS and robot is None:
         planner = Planner()
-        planner._load([user.pk], TEST_EVENT)
+        planner.prime([user.pk], TEST_EVENT)
         exists, robot_id = planner.robot(user.pk, channel)
         if not exists:
             raise ValueError(

@@ -28,6 +28,7 @@ from django.utils.translation import gettext_lazy
 from itassets.importing.base import Column, Importer, Row, batched
 from itassets.importing.values import (
     CellError,
+    cell_text,
     format_bool,
     normalise_header,
     parse_bool,
@@ -40,6 +41,7 @@ from itassets.importing.values import (
 from ..lifecycle import INITIAL_STATES, Status
 from ..models import Asset, AssetEvent, Category, CustomField, Department, Location
 from ..services.register import _add_months, asset_tags_allocate
+from itassets.importing.bulk import ids_by, insert_rows, update_rows
 from .refs import ModelIndex, PeopleIndex, TreeIndex, manufacturers_index, suppliers_index
 
 ASSET_COLUMNS = (
@@ -187,6 +189,31 @@ FIELDS = (
 )
 # Fields an update may change (status never; tag is the key).
 UPDATABLE = FIELDS[1:6] + FIELDS[7:]
+_AUDIT = ("created_by_id", "updated_by_id", "created_at", "updated_at")
+HistoricalAsset = Asset.history.model
+_HISTORY = (
+    "history_date",
+    "history_change_reason",
+    "history_type",
+    "history_relation_id",
+    "history_user_id",
+)
+# The asset's columns its history rows copy (simple-history tracks all but the excluded).
+_HISTORY_ASSET_FIELDS = tuple(
+    f.attname
+    for f in HistoricalAsset._meta.concrete_fields
+    if f.attname not in ("history_id", *_HISTORY)
+)
+_EVENT = (
+    "asset_id",
+    "transition",
+    "from_status",
+    "to_status",
+    "actor_id",
+    "occurred_at",
+    "note",
+    "payload",
+)
 _TEXT_LIMITS = {"name": 200, "order_number": 100, "invoice_number": 100, "notes": 10_000}
 _SYNONYMS = {
     "在用": Status.IN_USE,
@@ -213,6 +240,26 @@ _SYNONYMS = {
     "丢失": Status.LOST,
     "遗失": Status.LOST,
 }
+
+
+MEMO_LIMIT = 50_000
+_MISSING = object()
+
+
+def _text_parser(limit: int):
+    def parse(cell):
+        return parse_text(cell, max_length=limit)
+
+    return parse
+
+
+def _via(resolve):
+    """A reference resolver as a cell parser (the cell as trimmed text)."""
+
+    def parse(cell):
+        return resolve(cell_text(cell))
+
+    return parse
 
 
 def status_lookup() -> dict[str, str]:
@@ -342,101 +389,125 @@ class AssetImporter(Importer):
 
     # --- cells --------------------------------------------------------------------------
 
-    def _ref(self, row: Row, key: str, resolver, *args, **kwargs):
-        """Resolve a reference cell through a memo (the same text resolves once per file)."""
-        raw = row.raw(key)
-        if raw is None:
-            return None
-        text = parse_text(raw)
-        memo_key = (key, text, *args, *kwargs.values())
-        hit = self.memo.get(memo_key)
-        if hit is None:
-            try:
-                hit = resolver(text, *args, **kwargs)
-            except CellError as exc:
-                hit = exc
-            self.memo[memo_key] = hit
-        if isinstance(hit, CellError):
-            self.error(row, key, str(hit), value=raw)
-            return None
-        return hit
+    def _compile(self) -> None:
+        """The per-file parsing plan: (column key, value key, cell index, parser, memo) for
+        the columns present. Low-cardinality columns (dates, references, statuses) are
+        memoised: each distinct cell is parsed or resolved once per file."""
+        text = _text_parser
+        present = self.index
+        specs = [
+            ("tag", "tag", text(50), False),
+            ("name", "name", text(200), False),
+            ("serial_number", "serial_number", text(100), False),
+            ("order_number", "order_number", text(100), False),
+            ("invoice_number", "invoice_number", text(100), False),
+            ("notes", "notes", text(10_000), False),
+            ("purchase_date", "purchase_date", parse_date, True),
+            ("warranty_end", "warranty_end", parse_date, True),
+            ("cost", "cost", lambda c: parse_decimal(c, minimum=Decimal(0)), True),
+            (
+                "useful_life_months",
+                "useful_life_months",
+                lambda c: parse_int(c, minimum=1, maximum=1200),
+                True,
+            ),
+            (
+                "residual_rate",
+                "residual_rate",
+                lambda c: parse_decimal(
+                    c, minimum=Decimal(0), maximum=Decimal(100), percent=True
+                ),
+                True,
+            ),
+            ("status", "status", self._parse_status, True),
+            ("department", "department_id", _via(self.departments.resolve), True),
+            ("location", "location_id", _via(self.locations.resolve), True),
+            ("supplier", "supplier_id", _via(self.suppliers.resolve), True),
+            ("holder", "holder", _via(self.people.resolve), True),
+            ("holder_no", "holder_no", _via(self.people.resolve), True),
+            ("category", "category", _via(self.categories.resolve), True),
+            ("manufacturer", "manufacturer", _via(self.manufacturers.resolve), True),
+            ("model", "model", text(200), False),
+        ]
+        self.plan = [
+            (key, out, present[key], fn, {} if memo else None)
+            for key, out, fn, memo in specs
+            if key in present
+        ]
+        self.model_memo: dict[tuple, object] = {}
+        self.custom_plan = [
+            (index, normalise_header(label), label) for index, label in self.extra.items()
+        ]
+        self.custom_memo: dict[tuple, object] = {}
 
-    def _status(self, row: Row):
-        raw = row.raw("status")
-        if raw is None:
-            return None
-        status = self.statuses.get(parse_text(raw).casefold())
+    def _parse_status(self, cell) -> str:
+        status = self.statuses.get(cell_text(cell).casefold())
         if status is None:
-            self.error(
-                row,
-                "status",
+            raise CellError(
                 _("Unknown status “%(value)s”; use one of: %(statuses)s.")
-                % {"value": raw, "statuses": "、".join(str(s.label) for s in Status)},
+                % {"value": cell, "statuses": "、".join(str(s.label) for s in Status)}
             )
         return status
 
     def _parse(self, row: Row) -> dict:
         v = {}
-        parse = self.parse
-        tag = parse(row, "tag", parse_text, max_length=50)
-        if tag:
-            v["tag"] = tag
-        for key, limit in _TEXT_LIMITS.items():
-            text = parse(row, key, parse_text, max_length=limit)
-            if text:
-                v[key] = text
-        serial = parse(row, "serial_number", parse_text, max_length=100)
-        if serial:
-            v["serial_number"] = serial
-        for key in ("purchase_date", "warranty_end"):
-            value = parse(row, key, parse_date)
-            if value is not None:
-                v[key] = value
-        cost = parse(row, "cost", parse_decimal, minimum=Decimal(0))
-        if cost is not None:
-            v["cost"] = cost
-        life = parse(row, "useful_life_months", parse_int, minimum=1, maximum=1200)
-        if life is not None:
-            v["useful_life_months"] = life
-        rate = parse(
-            row, "residual_rate", parse_decimal, minimum=Decimal(0), maximum=Decimal(100),
-            percent=True,
-        )
-        if rate is not None:
-            v["residual_rate"] = rate
-        status = self._status(row)
-        if status:
-            v["status"] = status
-        for key, index in (("department", self.departments), ("location", self.locations)):
-            pk = self._ref(row, key, index.resolve)
-            if pk is not None:
-                v[f"{key}_id"] = pk
-        pk = self._ref(row, "supplier", self.suppliers.resolve)
-        if pk is not None:
-            v["supplier_id"] = pk
-        if row.raw("holder_no") is not None:
-            pk = self._ref(row, "holder_no", self.people.resolve)
-        else:
-            pk = self._ref(row, "holder", self.people.resolve)
-        if pk is not None:
-            v["holder_id"] = pk
-        category = self._ref(row, "category", self.categories.resolve)
-        if category is not None:
-            v["category"] = category
-        mfr = self._ref(row, "manufacturer", self.manufacturers.resolve)
-        if mfr is not None:
-            v["manufacturer"] = mfr
-        if row.raw("model") is not None and (row.raw("manufacturer") is None or mfr is not None):
-            model = self._ref(
-                row, "model", self.models.resolve, manufacturer_id=mfr, category_id=category
-            )
-            if model is not None:
-                v["model_id"] = model
+        cells = row.cells
+        n = len(cells)
+        for key, out, index, fn, memo in self.plan:
+            if index >= n:
+                continue
+            cell = cells[index]
+            if cell is None:
+                continue
+            if cell.__class__ is str:
+                cell = cell.strip()
+                if not cell:
+                    continue
+            if memo is None:
+                try:
+                    value = fn(cell)
+                except CellError as exc:
+                    value = exc
+            else:
+                value = memo.get(cell, _MISSING)
+                if value is _MISSING:
+                    try:
+                        value = fn(cell)
+                    except CellError as exc:
+                        value = exc
+                    if len(memo) < MEMO_LIMIT:
+                        memo[cell] = value
+            if value.__class__ is CellError:
+                self.error(row, key, str(value), value=cells[index])
+            elif value is not None and value != "":
+                v[out] = value
+        holder = v.pop("holder_no", None) or v.pop("holder", None)
+        v.pop("holder", None)
+        if holder is not None:
+            v["holder_id"] = holder
+        model = v.pop("model", None)
+        if model is not None and not ("manufacturer" not in v and row.raw("manufacturer")):
+            key = (model, v.get("manufacturer"), v.get("category"))
+            value = self.model_memo.get(key, _MISSING)
+            if value is _MISSING:
+                try:
+                    value = self.models.resolve(
+                        model, manufacturer_id=key[1], category_id=key[2]
+                    )
+                except CellError as exc:
+                    value = exc
+                self.model_memo[key] = value
+            if value.__class__ is CellError:
+                self.error(row, "model", str(value))
+            else:
+                v["model_id"] = value
         return v
 
     # --- rows ---------------------------------------------------------------------------
 
     def validate(self, rows: list[Row]) -> None:
+        if not hasattr(self, "plan"):
+            self._compile()
         errors = self.result.errors
         parsed = []
         for row in rows:
@@ -574,13 +645,17 @@ class AssetImporter(Importer):
         fields = self.schema.fields(category_id)
         values = {}
         given = set()
-        for index, label in self.extra.items():
-            raw = row.cells[index] if index < len(row.cells) else None
-            if raw is None or (isinstance(raw, str) and not raw.strip()):
+        cells = row.cells
+        memo = self.custom_memo
+        for index, norm_label, label in self.custom_plan:
+            raw = cells[index] if index < len(cells) else None
+            if raw is None:
                 continue
-            field = fields.get(normalise_header(label))
-            if field is not None:
-                given.add(field.key)
+            if raw.__class__ is str:
+                raw = raw.strip()
+                if not raw:
+                    continue
+            field = fields.get(norm_label)
             if field is None:
                 if category_id is not None and category_id > 0:
                     self.error(
@@ -591,10 +666,20 @@ class AssetImporter(Importer):
                         col_index=index,
                     )
                 continue
-            try:
-                values[field.key] = parse_custom(field, raw)
-            except CellError as exc:
-                self.error(row, label, str(exc), col_index=index)
+            given.add(field.key)
+            key = (field.pk, raw)
+            value = memo.get(key, _MISSING)
+            if value is _MISSING:
+                try:
+                    value = parse_custom(field, raw)
+                except CellError as exc:
+                    value = exc
+                if len(memo) < MEMO_LIMIT:
+                    memo[key] = value
+            if value.__class__ is CellError:
+                self.error(row, label, str(value), col_index=index)
+            else:
+                values[field.key] = value
         if existing is not None:
             keep = {f.key for f in fields.values()} if fields else None
             merged = {
@@ -610,7 +695,7 @@ class AssetImporter(Importer):
             if field.field_type == CustomField.Type.BOOLEAN:
                 values[field.key] = False
             elif field.required:
-                index = next((i for i, lab in self.extra.items() if lab == norm_label), None)
+                index = next((i for i, lab, _h in self.custom_plan if lab == norm_label), None)
                 self.error(
                     row,
                     field.label,
@@ -715,77 +800,74 @@ class AssetImporter(Importer):
         }
 
     def _write_creates(self, now, progress) -> int:
-        actor = self.actor
-        fk = {FIELDS.index(k): p for k, p in self._fk().items() if p.items}
+        """INSERT the new assets, their history rows ("+") and "import" events, in batches
+        (see itassets.importing.bulk for why not bulk_create)."""
+        actor_id = self.actor.pk if self.actor else None
+        fk = [(FIELDS.index(k), p) for k, p in self._fk().items() if p.items]
         tags = iter(self.new_tags)
         done = 0
+        status_at = FIELDS.index("status")
         for batch in batched(self.creates, self.batch_size):
-            objs, rows = [], []
+            rows, numbers = [], []
             for values in batch:
                 values = list(values)
-                row = values.pop()
+                numbers.append(values.pop())
                 if values[0] is None:
                     values[0] = next(tags)
-                for i, pending in fk.items():
+                for i, pending in fk:
                     values[i] = pending.resolve(values[i])
-                obj = Asset(**dict(zip(FIELDS, values, strict=True)))
-                obj.created_by = obj.updated_by = actor
-                obj._change_reason = "import"
-                objs.append(obj)
-                rows.append(row)
-            created = Asset.objects.bulk_create(objs)
-            if any(o.pk is None for o in created):
-                ids = dict(
-                    Asset.objects.filter(tag__in=[o.tag for o in created]).values_list("tag", "id")
-                )
-                for o in created:
-                    o.pk = o.id = ids[o.tag]
-            Asset.history.bulk_history_create(
-                created, default_user=actor, default_change_reason="import", default_date=now
+                rows.append((*values, actor_id, actor_id, now, now))
+            insert_rows(Asset, [*FIELDS, *_AUDIT], rows)
+            ids = ids_by(Asset, "tag", [r[0] for r in rows])
+            pks = [ids[r[0]] for r in rows]
+            insert_rows(
+                HistoricalAsset,
+                [*FIELDS, "created_by_id", "created_at", "id", *_HISTORY],
+                [
+                    (*r[: len(FIELDS)], actor_id, now, pk, now, "import", "+", pk, actor_id)
+                    for r, pk in zip(rows, pks, strict=True)
+                ],
             )
-            AssetEvent.objects.bulk_create(
-                AssetEvent(
-                    asset_id=o.pk,
-                    transition="import",
-                    from_status="",
-                    to_status=o.status,
-                    actor=actor,
-                    occurred_at=now,
-                    payload={"file": self.file_name, "row": r},
-                )
-                for o, r in zip(created, rows, strict=True)
+            insert_rows(
+                AssetEvent,
+                _EVENT,
+                [
+                    (pk, "import", "", r[status_at], actor_id, now, "",
+                     {"file": self.file_name, "row": n})
+                    for r, pk, n in zip(rows, pks, numbers, strict=True)
+                ],
             )
-            done += len(created)
+            done += len(rows)
             if progress:
                 progress(done)
         return done
 
     def _write_updates(self, now, progress, done: int) -> None:
+        """UPDATE the changed assets (every updatable column from the full new row) and add
+        their history rows ("~")."""
+        actor_id = self.actor.pk if self.actor else None
         fk = {k: p for k, p in self._fk().items() if p.items}
+        columns = [*UPDATABLE, "updated_by_id", "updated_at"]
+        history_columns = [f for f in _HISTORY_ASSET_FIELDS]
         for batch in batched(self.updates, self.batch_size):
-            objs = Asset.objects.in_bulk([pk for pk, _row, _changes in batch])
-            by_fields: dict[tuple, list] = {}
-            changed = []
-            for pk, row, changes in batch:
-                obj = objs[pk]
-                for field, value in changes.items():
-                    setattr(obj, field, fk[field].resolve(value) if field in fk else value)
-                obj.updated_by = self.actor
-                obj.updated_at = now
-                obj._change_reason = "import"
-                by_fields.setdefault(tuple(sorted(changes)), []).append(obj)
-                changed.append((obj, row))
-            for fields, group in by_fields.items():
-                Asset.objects.bulk_update(
-                    group, [*fields, "updated_by", "updated_at"], batch_size=500
+            current = {
+                r[0]: list(r)
+                for r in Asset.objects.filter(pk__in=[pk for pk, _n, _c in batch]).values_list(
+                    *history_columns
                 )
-            Asset.history.bulk_history_create(
-                [o for o, _r in changed],
-                update=True,
-                default_user=self.actor,
-                default_change_reason="import",
-                default_date=now,
-            )
+            }
+            position = {name: i for i, name in enumerate(history_columns)}
+            updates, history = [], []
+            for pk, _number, changes in batch:
+                row = current[pk]
+                for field, value in changes.items():
+                    row[position[field]] = fk[field].resolve(value) if field in fk else value
+                updates.append(
+                    (pk, *(row[position[f]] for f in UPDATABLE), actor_id, now)
+                )
+                history.append((*row, now, "import", "~", pk, actor_id))
+            update_rows(Asset, columns, updates)
+            insert_rows(HistoricalAsset, [*history_columns, *_HISTORY], history)
             done += len(batch)
             if progress:
                 progress(done)

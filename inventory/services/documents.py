@@ -135,7 +135,7 @@ def _save_draft(*, actor, draft: _Draft, idempotency_key: str | None) -> Documen
             existing.replayed = True  # the same request, sent twice at once
             return existing
     document.replayed = False
-    document._prefetched_lines = _save_lines(document, draft.lines)
+    document._new_lines = _save_lines(document, draft.lines)
     return document
 
 
@@ -507,7 +507,7 @@ def document_create_and_post(
     document = _save_draft(actor=actor, draft=draft, idempotency_key=idempotency_key)
     if document.replayed:
         return document_post(document=document, actor=actor)
-    return _post(document, document._prefetched_lines, actor)
+    return _post(document, document._new_lines, actor)
 
 
 # --- Reversal ---------------------------------------------------------------------------------

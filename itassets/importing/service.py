@@ -159,11 +159,25 @@ def _reason_header() -> str:
 reason_header = lazy(_reason_header, str)
 
 
-def error_workbook_write(*, result: ImportResult, source, out, encoding=None, sheet=None) -> int:
+def error_workbook_write(
+    *,
+    result: ImportResult,
+    source,
+    out,
+    encoding=None,
+    sheet=None,
+    preview: list | None = None,
+    preview_limit: int = 200,
+) -> int:
     """Write the error workbook: every data row of ``source`` with its bad cells in red and a
     last column with the reasons, then a sheet listing each error. Re-importing the first
     sheet after fixing the red cells imports the whole file (the reason column is ignored).
-    Returns the number of rows written."""
+
+    ``preview`` (a list) receives the first ``preview_limit`` bad rows as
+    ``{"row", "cells", "bad": {column index: reason}}`` for the web page. Returns the number
+    of rows written."""
+    from .values import cell_text
+
     from itassets.xlsx import STYLE_BOLD, STYLE_ERROR, STYLE_WRAP, XlsxWriter
 
     by_row: dict[int, list] = {}
@@ -194,6 +208,20 @@ def error_workbook_write(*, result: ImportResult, source, out, encoding=None, sh
                             reasons.append(f"{issue.column}: {issue.reason}")
                         if reasons:
                             styles[width] = STYLE_ERROR
+                            if preview is not None and len(preview) < preview_limit:
+                                bad: dict[str, str] = {}
+                                for issue in issues:
+                                    if issue.col_index is not None:
+                                        key = str(issue.col_index)
+                                        bad[key] = "；".join(filter(None, [bad.get(key), issue.reason]))
+                                preview.append(
+                                    {
+                                        "row": number,
+                                        "cells": [cell_text(c) for c in cells],
+                                        "bad": bad,
+                                        "reasons": reasons,
+                                    }
+                                )
                         data.append([*cells, "；".join(reasons)], styles=styles or None)
                         written += 1
             except ReadError:

@@ -177,6 +177,30 @@ def test_compose_has_the_seed_000_topology(compose_config):
     assert sorted(p["published"] for p in services["nginx"]["ports"]) == ["443", "80"]
 
 
+def test_compose_override_example_is_a_development_setup(compose_project):
+    # when
+    result = compose(
+        compose_project,
+        "-f",
+        str(BASE_DIR / "docker-compose.override.yml.example"),
+        "config",
+        "--format",
+        "json",
+    )
+
+    # then
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    web = services["web"]
+    assert web["command"] == ["web", "--reload"]
+    assert web["environment"]["DEBUG"] == "true"
+    assert web["environment"]["SECURE_SSL_REDIRECT"] == "false"
+    assert web["environment"]["DATABASE_URL"].endswith("@mysql:3306/itassets")
+    assert [(p["host_ip"], p["published"]) for p in web["ports"]] == [("127.0.0.1", "8000")]
+    assert [p["published"] for p in services["nginx"]["ports"]] == ["8080"]
+    assert services["nginx"]["environment"]["NGINX_TLS"] == "off"
+
+
 def test_compose_logging_restart_and_limits(compose_config):
     services = compose_config["services"]
     for name, service in services.items():

@@ -27,7 +27,9 @@ class DeliveryFactory(factory.django.DjangoModelFactory):
     payload = factory.LazyFunction(lambda: {"subject": "测试", "body": "", "link": ""})
 
     class Params:
-        sent = factory.Trait(status=Delivery.Status.SENT, sent_at=factory.LazyFunction(timezone.now))
+        sent = factory.Trait(
+            status=Delivery.Status.SENT, sent_at=factory.LazyFunction(timezone.now)
+        )
         failed = factory.Trait(status=Delivery.Status.FAILED, attempts=1, last_error="boom")
         given_up = factory.Trait(status=Delivery.Status.GIVEN_UP, attempts=5)
 

@@ -52,7 +52,7 @@ class RobotServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 parts = urllib.parse.urlsplit(self.path)
                 received = Received(
@@ -148,7 +148,7 @@ class SmtpServer:
         server = self
 
         class Collect:
-            async def handle_DATA(self, smtp, session, envelope):  # noqa: N802
+            async def handle_DATA(self, smtp, session, envelope):
                 server.envelopes.append(envelope)
                 server.messages.append(
                     email.message_from_bytes(envelope.original_content, policy=email.policy.default)

@@ -24,7 +24,9 @@ pytestmark = pytest.mark.django_db
 SECRET = "SEC0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab"
 
 
-def _send(user, channel, *, subject="资产到期提醒", body="笔记本电脑 IT-2026-000042 已逾期", link=""):
+def _send(
+    user, channel, *, subject="资产到期提醒", body="笔记本电脑 IT-2026-000042 已逾期", link=""
+):
     """notify() one channel and run the commit callbacks (the eager deliver task)."""
     services.notify(
         event_type="test",
@@ -75,9 +77,10 @@ def test_feishu_and_webhook_signatures():
     import hashlib
     import hmac
 
-    assert feishu_sign("k", 1599360473) == base64.b64encode(
-        hmac.new(b"1599360473\nk", b"", hashlib.sha256).digest()
-    ).decode()
+    assert (
+        feishu_sign("k", 1599360473)
+        == base64.b64encode(hmac.new(b"1599360473\nk", b"", hashlib.sha256).digest()).decode()
+    )
     assert webhook_signature("s", b"{}") == "sha256=" + hmac.new(b"s", b"{}", "sha256").hexdigest()
 
 
@@ -133,7 +136,9 @@ def test_dingtalk_wrong_secret_is_given_up_with_the_reason(make_user, robot_serv
     assert len(server.requests) == 1
 
 
-def test_dingtalk_rate_limit_is_retried_later_then_given_up(make_user, robot_server, send, settings):
+def test_dingtalk_rate_limit_is_retried_later_then_given_up(
+    make_user, robot_server, send, settings
+):
     # given: a robot that always answers "send too fast" (errcode 130101)
     server = robot_server(default=(200, {"errcode": 130101, "errmsg": "send too fast"}))
     RobotFactory(kind=Channel.DINGTALK, url=server.url)
@@ -473,8 +478,12 @@ def test_two_tasks_on_one_delivery_at_once_send_it_once(make_user, robot_server)
     RobotFactory(kind=Channel.DINGTALK, url=server.url)
     user = make_user("employee")
     delivery = Delivery.objects.create(
-        recipient=user, channel=Channel.DINGTALK, event_type="test", dedup_key="t:1",
-        payload={"subject": "并发"}, robot=Robot.objects.get(),
+        recipient=user,
+        channel=Channel.DINGTALK,
+        event_type="test",
+        dedup_key="t:1",
+        payload={"subject": "并发"},
+        robot=Robot.objects.get(),
     )
 
     # when

@@ -57,7 +57,9 @@ def test_a_signal_sent_twice_announces_once(org, django_capture_on_commit_callba
     asset = org.asset()
     with django_capture_on_commit_callbacks(execute=True):
         event = asset_transition(
-            asset=asset, transition="loan", actor=org.clerk,
+            asset=asset,
+            transition="loan",
+            actor=org.clerk,
             data={"holder": org.employee_person, "due_date": "2099-01-01"},
         )
 
@@ -109,7 +111,9 @@ def test_an_asset_request_flow(org, django_capture_on_commit_callbacks):
         asset_request_decide(request=request, actor=org.head, approve=True)
     assert {r for r, _c in deliveries("request_decided")} == {org.employee.pk}
     assert {r for r, _c in deliveries("request_waiting")} == {
-        org.head.pk, org.clerk.pk, org.clerk2.pk,
+        org.head.pk,
+        org.clerk.pk,
+        org.clerk2.pk,
     }
 
     with django_capture_on_commit_callbacks(execute=True):

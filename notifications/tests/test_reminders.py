@@ -196,8 +196,9 @@ def test_department_robot_posts_for_its_people_and_sub_departments(org):
 
 
 def make_org_person_in_sales(org):
-    from assets.tests.factories import PersonFactory
     from django.contrib.auth import get_user_model
+
+    from assets.tests.factories import PersonFactory
 
     user = get_user_model().objects.create_user(username="sales1")
     return PersonFactory(user=user, department=org.sales, name="钱七")
@@ -253,8 +254,12 @@ def test_second_step_waits_from_the_first_decision(org):
         asset=org.asset(), requested_at=NOW - timedelta(days=3), current_step=2
     )
     ApprovalStep.objects.create(
-        request=approval, number=1, role="dept_head", approver=org.head,
-        decision="approved", decided_at=NOW - timedelta(hours=2),
+        request=approval,
+        number=1,
+        role="dept_head",
+        approver=org.head,
+        decision="approved",
+        decided_at=NOW - timedelta(hours=2),
     )
     ApprovalStep.objects.create(request=approval, number=2, role="clerk")
 

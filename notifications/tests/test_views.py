@@ -193,8 +193,9 @@ def test_a_new_notification_clears_the_cached_count(me, django_capture_on_commit
 
     me.get("/notifications/badge/")
     with django_capture_on_commit_callbacks(execute=True):
-        services.notify(event_type="test", recipients=[me.user], subject="新消息",
-                        channels=[Channel.IN_APP])
+        services.notify(
+            event_type="test", recipients=[me.user], subject="新消息", channels=[Channel.IN_APP]
+        )
 
     assert 'data-testid="unread-count">1<' in me.get("/notifications/badge/").content.decode()
 
@@ -226,12 +227,18 @@ def test_saving_settings_stores_each_choice(me):
 
     # then
     assert response.status_code == 302
-    assert NotificationPreference.objects.get(
-        user=me.user, event_type="loan_due", channel="email"
-    ).enabled is False
-    assert NotificationPreference.objects.get(
-        user=me.user, event_type="loan_due", channel="in_app"
-    ).enabled is True
+    assert (
+        NotificationPreference.objects.get(
+            user=me.user, event_type="loan_due", channel="email"
+        ).enabled
+        is False
+    )
+    assert (
+        NotificationPreference.objects.get(
+            user=me.user, event_type="loan_due", channel="in_app"
+        ).enabled
+        is True
+    )
     body = me.get("/notifications/settings/").content.decode()
     assert 'id="id_loan_due__email" checked' not in body
 
@@ -318,8 +325,13 @@ def test_a_second_default_robot_of_a_kind_is_refused(admin):
 
     response = admin.post(
         "/admin/notifications/robot/add/",
-        {"name": "第二个", "kind": "dingtalk", "url": "https://x.example.com/", "is_default": "on",
-         "enabled": "on"},
+        {
+            "name": "第二个",
+            "kind": "dingtalk",
+            "url": "https://x.example.com/",
+            "is_default": "on",
+            "enabled": "on",
+        },
     )
 
     assert response.status_code == 200
@@ -391,9 +403,7 @@ def test_ready_warns_but_stays_ready(client, settings):
     response = client.get("/ready")
 
     assert response.status_code == 200
-    assert response.json()["warnings"] == [
-        "no worker: never seen (expected at least every 10 min)"
-    ]
+    assert response.json()["warnings"] == ["no worker: never seen (expected at least every 10 min)"]
 
 
 # --- Test command -------------------------------------------------------------------------------

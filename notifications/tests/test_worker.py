@@ -99,9 +99,11 @@ def test_two_scans_at_once_on_the_worker_create_each_delivery_once(worker, org):
     total = Delivery.objects.count()
     assert total == 30 * 2 + 30 * 2 * 2
     assert sum(r["created"] for r in results) == total
-    assert not Delivery.objects.values("dedup_key", "recipient_id", "channel").annotate(
-        n=Count("id")
-    ).filter(n__gt=1)
+    assert (
+        not Delivery.objects.values("dedup_key", "recipient_id", "channel")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+    )
     assert wait_for(_settled, timeout=60), worker.log()
     in_app = Delivery.objects.filter(channel=Channel.IN_APP).count()
     assert Notification.objects.count() == in_app == 30 + 30 * 2
@@ -190,7 +192,9 @@ def _schedule(queue: str) -> None:
         name="test: heartbeat", task="notifications.beat_tick", interval=every_second, queue=queue
     )
     PeriodicTask.objects.create(
-        name="test: reminder scan", task="notifications.reminder_scan", interval=every_two,
+        name="test: reminder scan",
+        task="notifications.reminder_scan",
+        interval=every_two,
         queue=queue,
     )
     PeriodicTask.objects.create(
@@ -243,8 +247,10 @@ def test_beat_and_worker_send_once_and_the_banner_appears_when_beat_stops(
 
     # when: beat has stopped for longer than the threshold
     assert wait_for(
-        lambda: timezone.now() - Heartbeat.objects.get(name=Heartbeat.BEAT).last_seen
-        > timedelta(seconds=3.5),
+        lambda: (
+            timezone.now() - Heartbeat.objects.get(name=Heartbeat.BEAT).last_seen
+            > timedelta(seconds=3.5)
+        ),
         timeout=15,
     )
     cache.delete(SCHEDULER_CACHE_KEY)
