@@ -72,34 +72,40 @@ EVENT_TYPES = [
     (RETURN_REQUESTED, gettext_lazy("Return requested by an employee"), (IN_APP,)),
 ]
 
+# kind, evaluate, complete (fills in recipients and texts of new occurrences), label, defaults
 REMINDERS = [
     (
         "warranty_ending",
         reminders.warranty_ending,
+        reminders.warranty_complete,
         gettext_lazy("Reminder: warranty ending"),
         {EVERYONE: (IN_APP, EMAIL)},
     ),
     (
         "loan_due",
         reminders.loan_due,
+        reminders.loan_complete,
         gettext_lazy("Reminder: loan due or overdue"),
         {EVERYONE: (IN_APP, EMAIL, *IM)},
     ),
     (
         "assignment_unconfirmed",
         reminders.assignment_unconfirmed,
+        reminders.assignment_complete,
         gettext_lazy("Reminder: handover not confirmed"),
         {EVERYONE: (IN_APP, EMAIL, *IM)},
     ),
     (
         "approval_pending",
         reminders.approval_pending,
+        None,
         gettext_lazy("Reminder: approval pending"),
         {EVERYONE: (IN_APP, EMAIL)},
     ),
     (
         "weekly_digest",
         reminders.weekly_digest,
+        None,
         gettext_lazy("Weekly digest (asset clerks)"),
         {CLERK: (EMAIL,)},
     ),
@@ -167,8 +173,10 @@ class AssetsDirectory:
 def register() -> None:
     for key, label, channels in EVENT_TYPES:
         registry.register_event_type(key, label, defaults={EVERYONE: channels})
-    for kind, evaluate, label, defaults in REMINDERS:
-        registry.register_reminder(kind, evaluate, label=label, defaults=defaults)
+    for kind, evaluate, complete, label, defaults in REMINDERS:
+        registry.register_reminder(
+            kind, evaluate, label=label, defaults=defaults, complete=complete
+        )
     registry.register_directory(AssetsDirectory())
 
 

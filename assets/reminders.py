@@ -1,22 +1,27 @@
 """Reminder rules over asset data, registered with ``notifications.registry`` (see
 ``assets/notify.py``). Each evaluator is ``fn(rule, now)`` and yields what is due now as
 ``Occurrence`` objects; the notifications scan makes each (rule, object, occurrence) a delivery
-once, so an evaluator only has to say what is due, never what was already sent.
+once, so an evaluator only says what is due, never what was already sent.
+
+Finding what is due reads indexes only (``(warranty_end, id)``, ``(status, id)``,
+``(status, due_date)``, ``(needs_acceptance, accepted_at, created_at)``); the ``*_complete``
+functions read the rows (tag, name, holder, department) of the occurrences not announced yet,
+in batches, and write the texts. At 1,000,000 assets that is the difference between reading
+tens of thousands of table rows every 15 minutes and reading the index.
 
 - ``warranty_ending``: assets (not disposed or lost) whose warranty ends within the largest lead
-  time; the occurrence is the most urgent lead time reached (30, then 7 days) → asset clerks.
-- ``loan_due``: loans due within the lead time (once per lead) and overdue loans, one round
-  every ``overdue_every_days`` (3) → the holder; from the round after ``cc_head_after_round`` (2)
-  on, also the head of the asset's department.
+  time; the occurrence is the end date and the most urgent lead time reached (30, then 7 days)
+  → asset clerks. An extended warranty (a new end date) is reminded again.
+- ``loan_due``: loans due within the lead time (``<due>:due-3``) and overdue loans, one round
+  every ``overdue_every_days`` (``<due>:overdue-1``, ``-2``, …) → the holder; from the round
+  after ``cc_head_after_round`` (2) on, a copy to the head of the asset's department
+  (``<due>:overdue-3:cc``). A new due date starts over.
 - ``assignment_unconfirmed``: handover receipts waiting for the recipient's confirmation for
   more than ``after_days`` (3) → the recipient.
 - ``approval_pending``: approval steps and asset requests (申领) undecided for more than
   ``after_hours`` (24) → whoever may decide.
 - ``weekly_digest``: counts and links for asset clerks, once per ISO week from ``weekday``
   (1 = Monday) ``hour`` (8) on.
-
-Queries read indexes: ``warranty_end``, ``(status, due_date)``,
-``(needs_acceptance, accepted_at, created_at)``.
 """
 
 from __future__ import annotations
@@ -87,158 +92,221 @@ def _leads(rule) -> list[int]:
 # --- Warranty -----------------------------------------------------------------------------------
 
 
+def _ended_ids() -> set[int]:
+    """Ids of disposed and lost assets, from the (status, id) index alone."""
+    return set(
+        Asset.objects.filter(status__in=ENDED_STATUSES).order_by().values_list("id", flat=True)
+    )
+
+
 def warranty_ending(rule, now: datetime) -> Iterator[Occurrence]:
+    """What is due, from the (warranty_end, id) and (status, id) indexes alone."""
     leads = _leads(rule)
+    if not leads:
+        return
     clerks = clerk_user_ids()
-    if not leads or not clerks:
+    if not clerks:
         return
     today = timezone.localdate(now)
     rows = (
         Asset.objects.filter(
             warranty_end__gte=today, warranty_end__lte=today + timedelta(leads[-1])
         )
-        .exclude(status__in=ENDED_STATUSES)
         .order_by("warranty_end", "id")
-        .values_list("id", "tag", "name", "warranty_end")
+        .values_list("id", "warranty_end")
     )
+    rows = list(rows)
+    ended = _ended_ids() if rows else set()
+    for pk, end in rows:
+        if pk in ended:
+            continue
+        days = (end - today).days
+        lead = next(d for d in leads if days <= d)
+        yield Occurrence(
+            object_ref=f"assets.asset:{pk}",
+            occurrence=f"{end.isoformat()}:lead-{lead}",
+            data=(pk, end, days, clerks),
+        )
+
+
+def warranty_complete(rule, now: datetime, occurrences: list[Occurrence]) -> None:
+    names = _asset_names([o.data[0] for o in occurrences])
+    detail = _url_pattern("assets:detail")
     with _language():
-        for pk, tag, name, end in rows.iterator(chunk_size=CHUNK):
-            days = (end - today).days
-            lead = next(d for d in leads if days <= d)
-            yield Occurrence(
-                object_ref=f"assets.asset:{pk}",
-                occurrence=f"{end.isoformat()}:lead-{lead}",
-                recipients=clerks,
-                subject=ngettext(
-                    "Warranty of %(tag)s %(name)s ends in %(days)d day",
-                    "Warranty of %(tag)s %(name)s ends in %(days)d days",
-                    days,
-                )
-                % {"tag": tag, "name": name, "days": days},
-                body=_("The warranty ends on %(date)s.") % {"date": end.isoformat()},
-                link=reverse("assets:detail", args=[tag]),
-                context={"tag": tag, "days_left": days, "date": end.isoformat()},
-            )
+        plural = _plural(
+            "Warranty of %(tag)s %(name)s ends in %(days)d day",
+            "Warranty of %(tag)s %(name)s ends in %(days)d days",
+        )
+        body = _("The warranty ends on %(date)s.")
+        for occ in occurrences:
+            pk, end, days, clerks = occ.data
+            tag, name = names.get(pk, ("", ""))
+            occ.recipients = clerks
+            occ.subject = plural(days) % {"tag": tag, "name": name, "days": days}
+            occ.body = body % {"date": end.isoformat()}
+            occ.link = detail(tag)
+            occ.context = {"tag": tag, "days_left": days, "date": end.isoformat()}
+
+
+def _asset_names(ids: list[int]) -> dict[int, tuple[str, str]]:
+    return {
+        pk: (tag, name)
+        for pk, tag, name in Asset.objects.filter(pk__in=ids).values_list("id", "tag", "name")
+    }
+
+
+def _url_pattern(name: str):
+    """A fast ``reverse(name, args=[tag])`` (one reverse, then string formatting)."""
+    marker = "__TAG__"
+    pattern = reverse(name, args=[marker])
+    return lambda tag: pattern.replace(marker, tag)
+
+
+def _plural(singular: str, plural: str):
+    """``ngettext`` remembered per number (the scan formats thousands of messages)."""
+    cache = {}
+
+    def form(n: int) -> str:
+        if n not in cache:
+            cache[n] = ngettext(singular, plural, n)
+        return cache[n]
+
+    return form
 
 
 # --- Loans --------------------------------------------------------------------------------------
 
 
 def loan_due(rule, now: datetime) -> Iterator[Occurrence]:
+    """Loans due within the lead time or overdue, from the (status, due_date) index alone.
+
+    The occurrence names the due date and the reminder (``due-3``, ``overdue-2``, and
+    ``overdue-3:cc`` for the department head's copy), so a new due date starts over."""
     leads = _leads(rule) or [0]
     every = max(1, rule.param("overdue_every_days", 3))
     cc_after = max(0, rule.param("cc_head_after_round", 2))
     today = timezone.localdate(now)
-    heads = department_head_users()
     rows = (
         Asset.objects.filter(status=Status.ON_LOAN, due_date__lte=today + timedelta(leads[-1]))
         .order_by("due_date", "id")
-        .values_list(
+        .values_list("id", "due_date")
+    )
+    for pk, due in rows:
+        ref = f"assets.asset:{pk}"
+        if due >= today:
+            days = (due - today).days
+            lead = next(d for d in leads if days <= d)
+            yield Occurrence(ref, f"{due.isoformat()}:due-{lead}", data=(pk, due, days, 0, False))
+            continue
+        overdue = (today - due).days
+        round_ = (overdue - 1) // every + 1
+        occurrence = f"{due.isoformat()}:overdue-{round_}"
+        yield Occurrence(ref, occurrence, data=(pk, due, overdue, round_, False))
+        if round_ > cc_after:
+            yield Occurrence(ref, f"{occurrence}:cc", data=(pk, due, overdue, round_, True))
+
+
+def loan_complete(rule, now: datetime, occurrences: list[Occurrence]) -> None:
+    heads = department_head_users()
+    rows = {
+        row[0]: row[1:]
+        for row in Asset.objects.filter(pk__in=[o.data[0] for o in occurrences]).values_list(
             "id",
             "tag",
             "name",
-            "due_date",
-            "holder_id",
             "holder__user_id",
             "holder__name",
             "department_id",
             "holder__department_id",
         )
-    )
+    }
+    link = reverse("me:assets")
+    detail = _url_pattern("assets:detail")
     with _language():
-        for pk, tag, name, due, holder_id, user_id, holder_name, dept, holder_dept in rows.iterator(
-            chunk_size=CHUNK
-        ):
-            ref = f"assets.asset:{pk}"
-            link = reverse("me:assets")
-            context = {"tag": tag, "due_date": due.isoformat(), "holder": holder_name or ""}
-            if due >= today:
-                days = (due - today).days
-                lead = next(d for d in leads if days <= d)
-                if user_id:
-                    yield Occurrence(
-                        object_ref=ref,
-                        occurrence=f"{holder_id}:{due.isoformat()}:due-{lead}",
-                        recipients=[user_id],
-                        subject=_("%(tag)s %(name)s is due back on %(date)s")
-                        % {"tag": tag, "name": name, "date": due.isoformat()},
-                        body=_("Please return the asset by its due date or ask for an extension."),
-                        link=link,
-                        context=context,
-                    )
+        overdue_plural = _plural(
+            "%(tag)s %(name)s is %(days)d day overdue", "%(tag)s %(name)s is %(days)d days overdue"
+        )
+        due_subject = _("%(tag)s %(name)s is due back on %(date)s")
+        due_body = _("Please return the asset by its due date or ask for an extension.")
+        overdue_body = _("The asset was due back on %(date)s. Please return it.")
+        cc_subject = _("Copy: %(subject)s (%(holder)s)")
+        cc_body = _(
+            "%(holder)s has not returned the asset due on %(date)s after %(rounds)d reminders."
+        )
+        for occ in occurrences:
+            pk, due, days, round_, copy = occ.data
+            if pk not in rows:
                 continue
-            overdue = (today - due).days
-            round_ = (overdue - 1) // every + 1
-            occurrence = f"{holder_id}:{due.isoformat()}:overdue-{round_}"
-            subject = ngettext(
-                "%(tag)s %(name)s is %(days)d day overdue",
-                "%(tag)s %(name)s is %(days)d days overdue",
-                overdue,
-            ) % {"tag": tag, "name": name, "days": overdue}
-            context = {**context, "days_overdue": overdue, "round": round_}
-            if user_id:
-                yield Occurrence(
-                    object_ref=ref,
-                    occurrence=occurrence,
-                    recipients=[user_id],
-                    subject=subject,
-                    body=_("The asset was due back on %(date)s. Please return it.")
-                    % {"date": due.isoformat()},
-                    link=link,
-                    context=context,
-                )
-            head = heads.get(dept or holder_dept) if round_ > cc_after else None
-            if head and head != user_id:
-                yield Occurrence(
-                    object_ref=ref,
-                    occurrence=occurrence,
-                    recipients=[head],
-                    subject=_("Copy: %(subject)s (%(holder)s)")
-                    % {"subject": subject, "holder": holder_name or ""},
-                    body=_(
-                        "%(holder)s has not returned the asset due on %(date)s after "
-                        "%(rounds)d reminders."
-                    )
-                    % {"holder": holder_name or "", "date": due.isoformat(), "rounds": round_ - 1},
-                    link=reverse("assets:detail", args=[tag]),
-                    context=context,
-                )
+            tag, name, user_id, holder, dept, holder_dept = rows[pk]
+            holder = holder or ""
+            values = {"tag": tag, "name": name, "date": due.isoformat(), "days": days}
+            occ.context = {"tag": tag, "due_date": due.isoformat(), "holder": holder}
+            if not round_:
+                occ.recipients = [user_id] if user_id else []
+                occ.subject = due_subject % values
+                occ.body = due_body
+                occ.link = link
+                continue
+            occ.context |= {"days_overdue": days, "round": round_}
+            subject = overdue_plural(days) % values
+            if not copy:
+                occ.recipients = [user_id] if user_id else []
+                occ.subject = subject
+                occ.body = overdue_body % values
+                occ.link = link
+                continue
+            head = heads.get(dept or holder_dept)
+            occ.recipients = [head] if head and head != user_id else []
+            occ.subject = cc_subject % {"subject": subject, "holder": holder}
+            occ.body = cc_body % {"holder": holder, "date": due.isoformat(), "rounds": round_ - 1}
+            occ.link = detail(tag)
 
 
 # --- Unconfirmed assignments --------------------------------------------------------------------
 
 
 def assignment_unconfirmed(rule, now: datetime) -> Iterator[Occurrence]:
+    """From the (needs_acceptance, accepted_at, created_at) index alone."""
     days = max(0, rule.param("after_days", 3))
     rows = (
         Handover.objects.filter(
             needs_acceptance=True,
             accepted_at__isnull=True,
             created_at__lte=now - timedelta(days=days),
-            to_person__user__isnull=False,
-            to_person__user__is_active=True,
         )
         .order_by("created_at", "id")
-        .values_list("id", "number", "created_at", "to_person__user_id")
+        .values_list("id", flat=True)
     )
+    for pk in rows:
+        yield Occurrence(f"assets.handover:{pk}", f"after-{days}d", data=pk)
+
+
+def assignment_complete(rule, now: datetime, occurrences: list[Occurrence]) -> None:
+    rows = {
+        pk: rest
+        for pk, *rest in Handover.objects.filter(
+            pk__in=[o.data for o in occurrences],
+            to_person__user__isnull=False,
+            to_person__user__is_active=True,
+        ).values_list("id", "number", "created_at", "to_person__user_id")
+    }
     link = reverse("me:assets")
     tz = timezone.get_current_timezone()
     with _language():
-        for pk, number, created, user_id in rows.iterator(chunk_size=CHUNK):
+        subject = _("Please confirm receipt: handover %(number)s")
+        body = _(
+            "Assets were handed over to you on %(date)s and are waiting for your confirmation."
+        )
+        for occ in occurrences:
+            if occ.data not in rows:
+                continue
+            number, created, user_id = rows[occ.data]
             date = created.astimezone(tz).date().isoformat()
-            yield Occurrence(
-                object_ref=f"assets.handover:{pk}",
-                occurrence=f"after-{days}d",
-                recipients=[user_id],
-                subject=_("Please confirm receipt: handover %(number)s") % {"number": number},
-                body=_(
-                    "Assets were handed over to you on %(date)s and are waiting for your "
-                    "confirmation."
-                )
-                % {"date": date},
-                link=link,
-                context={"number": number, "date": date},
-            )
+            occ.recipients = [user_id]
+            occ.subject = subject % {"number": number}
+            occ.body = body % {"date": date}
+            occ.link = link
+            occ.context = {"number": number, "date": date}
 
 
 # --- Pending approvals --------------------------------------------------------------------------

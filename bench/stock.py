@@ -127,8 +127,10 @@ def _keeper_and_warehouses(count: int):
     for n in range(1, count + 1):
         location = Location.objects.filter(code=f"BENCH-WH{n}").first()
         if location is None:
-            location = Location.add_root(
-                code=f"BENCH-WH{n}", name=f"基准仓{n}", kind="room", is_warehouse=True
+            location = Location.objects.add_root(
+                instance=Location(
+                    code=f"BENCH-WH{n}", name=f"基准仓{n}", kind="room", is_warehouse=True
+                )
             )
         warehouse, _ = Warehouse.objects.get_or_create(location=location)
         warehouse.keepers.add(keeper)

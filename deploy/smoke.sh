@@ -128,7 +128,7 @@ start weed "$VENV_BIN/weed" server -dir="$WORK/weed" -ip=127.0.0.1 -ip.bind=127.
     -master.port="$MASTER_PORT" -volume.port="$VOLUME_PORT" -filer -filer.port="$FILER_PORT" \
     -s3 -s3.port="$S3_PORT" -s3.config="$WORK/weed/identities.json" \
     -s3.port.iceberg=0 -s3.port.lance=0 -master.telemetry=false \
-    -master.volumeSizeLimitMB=64 -volume.max=16
+    -master.volumeSizeLimitMB=64 -volume.max=64
 
 # --- the production environment -------------------------------------------------------------
 export ITASSETS_APP_DIR="$APP_DIR"

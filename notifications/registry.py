@@ -36,17 +36,26 @@ class EventType:
     reminder: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class Occurrence:
-    """One thing due now, for some users: sent once per (rule, object, occurrence)."""
+    """One thing due now, for some users: sent once per (rule, object, occurrence).
+
+    An evaluator may yield occurrences with only ``object_ref``, ``occurrence`` and its own
+    ``data`` and register a ``complete`` function: the scan then calls it, in batches, for the
+    occurrences not delivered yet, to fill in recipients and texts. Finding what is due then
+    reads indexes only; the rows behind them are read once, when they are first announced."""
 
     object_ref: str  # "assets.asset:42"
     occurrence: str  # "2026-03-01:lead-7", "overdue-2", "2026-W10"
-    recipients: Sequence[int]  # user ids
-    subject: str
+    recipients: Sequence[int] = ()  # user ids
+    subject: str = ""
     body: str = ""
     link: str = ""
     context: dict = field(default_factory=dict)
+    data: Any = None  # the evaluator's own, for ``complete``
+
+
+Complete = Callable[[Any, datetime, list[Occurrence]], None]
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,7 @@ class Reminder:
     label: Any
     evaluate: Callable[[Any, datetime], Iterable[Occurrence]]
     event_type: str  # the preference key its deliveries use (usually == kind)
+    complete: Complete | None = None
 
 
 @dataclass(frozen=True)
@@ -100,10 +110,12 @@ def register_reminder(
     label,
     defaults: Mapping[str, Sequence[str]],
     help_text="",
+    complete: Complete | None = None,
 ) -> Reminder:
-    """Register the evaluator of ``ReminderRule.kind == kind`` and its event type."""
+    """Register the evaluator of ``ReminderRule.kind == kind`` and its event type
+    (``complete``: see ``Occurrence``)."""
     register_event_type(kind, label, defaults=defaults, help_text=help_text, reminder=True)
-    reminder = Reminder(kind, label, evaluate, kind)
+    reminder = Reminder(kind, label, evaluate, kind, complete)
     _reminders[kind] = reminder
     return reminder
 

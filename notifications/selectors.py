@@ -53,6 +53,14 @@ def unread_count(*, user) -> int:
     return count
 
 
+def unread_count_cached(*, user) -> int | None:
+    """The cached unread count, or None: no database query (pages render the badge with it;
+    on a miss the badge loads itself, so no page pays for the count)."""
+    if not getattr(user, "is_authenticated", False):
+        return 0
+    return cache.get(unread_cache_key(user.pk))
+
+
 # --- Preferences --------------------------------------------------------------------------------
 
 

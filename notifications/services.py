@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
@@ -25,10 +26,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
+from typing import NamedTuple
 
 from celery import current_app
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -52,7 +55,6 @@ from .selectors import unread_cache_key
 
 logger = logging.getLogger(__name__)
 
-INSERT_BATCH = 500
 FALLBACK_CHANNELS = (Channel.IN_APP, Channel.EMAIL)
 ALL_CHANNELS = frozenset(Channel.values)
 MYSQL_DUPLICATE = 1062
@@ -172,16 +174,14 @@ class Planner:
         event_type: str,
         recipients: Sequence[int],
         dedup_key: str,
-        payload: dict,
+        payload: str,
         object_ref: str = "",
-        rule: ReminderRule | None = None,
+        rule_id: int | None = None,
         allowed: Iterable[str] | None = None,
-        now: datetime | None = None,
-    ) -> list[Delivery]:
+    ) -> list[Row]:
+        """The delivery rows of one message (``payload``: its JSON text)."""
         self.prime(recipients, event_type)
         allowed = set(allowed) if allowed else ALL_CHANNELS
-        now = now or timezone.now()
-        stuck_after = timedelta(seconds=conf.get("NOTIFICATIONS_STUCK_AFTER_SECONDS"))
         rows = []
         for uid in recipients:
             for channel in sorted(self.channels(uid, event_type) & allowed):
@@ -191,18 +191,15 @@ class Planner:
                     if not exists:
                         continue
                 rows.append(
-                    Delivery(
-                        recipient_id=uid,
-                        channel=channel,
-                        robot_id=robot_id,
-                        event_type=event_type,
-                        rule_id=rule.pk if rule is not None else None,
-                        object_ref=object_ref[:100],
-                        dedup_key=dedup_key,
-                        payload=payload,
-                        status=Delivery.Status.QUEUED,
-                        next_attempt_at=now + stuck_after,
-                        created_at=now,
+                    Row(
+                        dedup_key,
+                        uid,
+                        channel,
+                        robot_id,
+                        event_type,
+                        rule_id,
+                        object_ref[:100],
+                        payload,
                     )
                 )
         return rows
@@ -222,6 +219,40 @@ def default_channels(event_type: str, roles: set[str]) -> set[str]:
 # --- Inserting deliveries -----------------------------------------------------------------------
 
 
+class Row(NamedTuple):
+    """A delivery to insert (the columns the planner decides)."""
+
+    dedup_key: str
+    recipient_id: int
+    channel: str
+    robot_id: int | None
+    event_type: str
+    rule_id: int | None
+    object_ref: str
+    payload: str  # JSON text
+
+    @property
+    def key(self) -> tuple[str, int, str]:
+        return (self.dedup_key, self.recipient_id, self.channel)
+
+
+INSERT_COLUMNS = (
+    "dedup_key",
+    "recipient_id",
+    "channel",
+    "robot_id",
+    "event_type",
+    "rule_id",
+    "object_ref",
+    "payload",
+    "status",
+    "attempts",
+    "last_error",
+    "next_attempt_at",
+    "created_at",
+)
+
+
 def _chunks(items: Iterable, size: int) -> Iterator[list]:
     chunk = []
     for item in items:
@@ -233,74 +264,83 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
-def _row_key(row: Delivery) -> tuple[str, int, str]:
-    return (row.dedup_key, row.recipient_id, row.channel)
-
-
 def _error_code(exc: Exception) -> int | None:
     args = getattr(exc, "args", ())
     return args[0] if args and isinstance(args[0], int) else None
 
 
-def _insert_batch(rows: list[Delivery]) -> list[Delivery]:
-    """Insert the rows not already there; returns the ones this call created."""
-    unique: dict[tuple, Delivery] = {}
-    for row in rows:
-        unique.setdefault(_row_key(row), row)
-    ordered = [unique[k] for k in sorted(unique)]  # one order for every scan: fewer deadlocks
-    keys = sorted({row.dedup_key for row in ordered})
-    existing = set()
-    for chunk in _chunks(keys, 1000):
-        existing.update(
+def _existing(keys: Iterable[str]) -> set[tuple[str, int, str]]:
+    found = set()
+    for chunk in _chunks(sorted(set(keys)), 1000):
+        found.update(
             Delivery.objects.filter(dedup_key__in=chunk).values_list(
                 "dedup_key", "recipient_id", "channel"
             )
         )
-    fresh = [row for row in ordered if _row_key(row) not in existing]
+    return found
+
+
+def _insert_batch(rows: list[Row], *, now: datetime, want_ids: bool) -> list[int]:
+    """Insert the rows not already there (one multi-row INSERT, no model instances: a scan
+    may create hundreds of thousands). Returns the ids of the rows this call created (only
+    when ``want_ids``; otherwise their number as a list of zeros)."""
+    unique = {row.key: row for row in rows}
+    existing = _existing(row.dedup_key for row in unique.values())
+    # One order for every scan (fewer lock waits and deadlocks between concurrent scans).
+    fresh = [unique[k] for k in sorted(unique) if k not in existing]
     if not fresh:
         return []
+    table = connection.ops.quote_name(Delivery._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(c) for c in INSERT_COLUMNS)
+    marks = ", ".join(["%s"] * len(INSERT_COLUMNS))
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})"  # noqa: S608 (names are ours)
+    created_at = connection.ops.adapt_datetimefield_value(now)
+    next_attempt = connection.ops.adapt_datetimefield_value(
+        now + timedelta(seconds=conf.get("NOTIFICATIONS_STUCK_AFTER_SECONDS"))
+    )
+    params = [(*row, Delivery.Status.QUEUED, 0, "", next_attempt, created_at) for row in fresh]
     try:
-        with transaction.atomic():
-            Delivery.objects.bulk_create(fresh, batch_size=INSERT_BATCH)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.executemany(sql, params)
     except IntegrityError:
         # Another scan inserted some of these rows since we looked: row by row, the ones
         # that collide lose (that is the deduplication working), the others are created.
-        created = []
-        for row in fresh:
-            row.pk = None
+        ids = []
+        for values in params:
             try:
-                with transaction.atomic():
-                    row.save(force_insert=True)
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(sql, values)
+                    ids.append(cursor.lastrowid)
             except IntegrityError as exc:
                 if _error_code(exc) not in (MYSQL_DUPLICATE, None):
-                    logger.warning("delivery %s not created: %s", _row_key(row), exc)
-                continue
-            created.append(row)
-        return created
-    if any(row.pk is None for row in fresh):  # a backend that cannot return ids
-        found = Delivery.objects.filter(dedup_key__in={row.dedup_key for row in fresh})
-        ids = {
-            (key, recipient, channel): pk
-            for pk, key, recipient, channel in found.values_list(
-                "pk", "dedup_key", "recipient_id", "channel"
-            )
-        }
-        for row in fresh:
-            row.pk = ids.get(_row_key(row))
-    return fresh
+                    logger.warning("delivery %s not created: %s", values[:3], exc)
+        return ids
+    if not want_ids:
+        return [0] * len(fresh)
+    wanted = {row.key for row in fresh}
+    ids = []
+    for chunk in _chunks(sorted({row.dedup_key for row in fresh}), 1000):
+        for pk, key, recipient, channel in Delivery.objects.filter(dedup_key__in=chunk).values_list(
+            "pk", "dedup_key", "recipient_id", "channel"
+        ):
+            if (key, recipient, channel) in wanted:
+                ids.append(pk)
+    return ids
 
 
-def deliveries_create(rows: list[Delivery], *, dispatch: bool = True) -> list[int]:
+def deliveries_create(
+    rows: list[Row], *, now: datetime | None = None, dispatch: bool = True
+) -> int:
     """Insert deliveries (skipping ones that exist) and, after commit, enqueue a send task for
-    each one created here. Retries a batch that hit a deadlock when no outer transaction is
-    open (inside one, the deadlock has rolled back more than this batch)."""
-    created_ids: list[int] = []
+    each one created here; returns how many were created. Retries a batch that hit a
+    deadlock when no outer transaction is open (inside one, the deadlock rolled back more)."""
+    now = now or timezone.now()
+    created = 0
     for batch in _chunks(rows, 2000):
         for attempt in range(3):
             try:
                 with transaction.atomic():
-                    created = _insert_batch(batch)
-                    ids = [row.pk for row in created]
+                    ids = _insert_batch(batch, now=now, want_ids=dispatch)
                     if dispatch and ids:
                         transaction.on_commit(partial(_enqueue, ids))
                 break
@@ -312,8 +352,8 @@ def deliveries_create(rows: list[Delivery], *, dispatch: bool = True) -> list[in
                 ):
                     raise
                 time.sleep(0.05 * (attempt + 1))
-        created_ids += ids
-    return created_ids
+        created += len(ids)
+    return created
 
 
 def _follow_up_options() -> dict:
@@ -338,13 +378,17 @@ def _enqueue(ids: Sequence[int], *, countdown: float | None = None) -> None:
             logger.exception("could not enqueue delivery %s; the sweeper will retry", delivery_id)
 
 
-def _payload(*, subject: str, body: str, link: str, context: dict | None) -> dict:
+def _payload_dict(*, subject: str, body: str, link: str, context: dict | None) -> dict:
     return {
         "subject": str(subject)[:300],
         "body": str(body),
         "link": link,
         "context": context or {},
     }
+
+
+def _payload(**kwargs) -> str:
+    return json.dumps(_payload_dict(**kwargs), ensure_ascii=False, cls=DjangoJSONEncoder)
 
 
 def notify(
@@ -376,7 +420,7 @@ def notify(
         object_ref=object_ref,
         allowed=channels,
     )
-    return len(deliveries_create(rows))
+    return deliveries_create(rows)
 
 
 # --- Reminder scan ------------------------------------------------------------------------------
@@ -385,8 +429,9 @@ def notify(
 @dataclass
 class ScanResult:
     rules: list[str] = field(default_factory=list)
-    occurrences: int = 0
-    created: int = 0
+    occurrences: int = 0  # due now
+    new: int = 0  # of which not announced before
+    created: int = 0  # deliveries
     skipped: list[str] = field(default_factory=list)  # kinds nobody registered
     failed: list[str] = field(default_factory=list)
 
@@ -394,10 +439,24 @@ class ScanResult:
         return {
             "rules": self.rules,
             "occurrences": self.occurrences,
+            "new": self.new,
             "created": self.created,
             "skipped": self.skipped,
             "failed": self.failed,
         }
+
+
+def _announced(keys: Sequence[str]) -> set[str]:
+    """The keys that have deliveries already (the unique index's first column: index only)."""
+    found = set()
+    for chunk in _chunks(keys, 1000):
+        found.update(
+            Delivery.objects.filter(dedup_key__in=chunk)
+            .order_by()
+            .values_list("dedup_key", flat=True)
+            .distinct()
+        )
+    return found
 
 
 def reminder_scan(
@@ -405,12 +464,13 @@ def reminder_scan(
     now: datetime | None = None,
     kinds: Sequence[str] | None = None,
     dispatch: bool = True,
-    batch_size: int = 500,
+    batch_size: int = 1000,
 ) -> ScanResult:
     """Evaluate every enabled reminder rule and create the deliveries of what is due.
 
     Safe to run at any time and any number of times at once: each (rule, object, occurrence)
-    becomes deliveries once. One rule's failure is logged and does not stop the others."""
+    becomes deliveries once. Occurrences already announced are skipped before anything is
+    read about them. One rule's failure is logged and does not stop the others."""
     now = now or timezone.now()
     result = ScanResult()
     rules = ReminderRule.objects.filter(enabled=True).order_by("kind")
@@ -426,27 +486,36 @@ def reminder_scan(
         result.rules.append(rule.kind)
         try:
             for batch in _chunks(reminder.evaluate(rule, now), batch_size):
+                result.occurrences += len(batch)
+                keys = [rule.dedup_key(o.object_ref, o.occurrence) for o in batch]
+                announced = _announced(keys)
+                new = [(k, o) for k, o in zip(keys, batch, strict=True) if k not in announced]
+                if not new:
+                    continue
+                result.new += len(new)
+                if reminder.complete is not None:
+                    reminder.complete(rule, now, [o for _k, o in new])
                 # Roles, preferences and departments of the whole batch in a few queries.
                 planner.prime(
-                    list(dict.fromkeys(u for occ in batch for u in occ.recipients)),
+                    list(dict.fromkeys(u for _k, o in new for u in o.recipients)),
                     reminder.event_type,
                 )
                 rows = []
-                for occ in batch:
+                for key, occ in new:
+                    if not occ.recipients:
+                        continue
                     rows += planner.rows(
                         event_type=reminder.event_type,
                         recipients=list(dict.fromkeys(occ.recipients)),
-                        dedup_key=rule.dedup_key(occ.object_ref, occ.occurrence),
+                        dedup_key=key,
                         payload=_payload(
                             subject=occ.subject, body=occ.body, link=occ.link, context=occ.context
                         ),
                         object_ref=occ.object_ref,
-                        rule=rule,
+                        rule_id=rule.pk,
                         allowed=rule.channels,
-                        now=now,
                     )
-                result.occurrences += len(batch)
-                result.created += len(deliveries_create(rows, dispatch=dispatch))
+                result.created += deliveries_create(rows, now=now, dispatch=dispatch)
         except Exception:
             logger.exception("reminder rule %r failed", rule.kind)
             result.failed.append(rule.kind)
@@ -711,7 +780,7 @@ def test_message_send(*, user, channel: str, robot: Robot | None = None) -> Deli
                 f"No {channel} robot is configured (admin: Robots, or the environment)"
             )
     with translation.override(settings.LANGUAGE_CODE):
-        payload = _payload(
+        payload = _payload_dict(
             subject=_("Test message from %(site)s") % {"site": settings.ORGANISATION_NAME},
             body=_("If you can read this, notifications over this channel work."),
             link="/notifications/",

@@ -423,8 +423,9 @@ class AssetImporter(Importer):
             ("department", "department_id", _via(self.departments.resolve), True),
             ("location", "location_id", _via(self.locations.resolve), True),
             ("supplier", "supplier_id", _via(self.suppliers.resolve), True),
-            ("holder", "holder", _via(self.people.resolve), True),
+            # the employee number wins over the name: listed first, the name then skipped
             ("holder_no", "holder_no", _via(self.people.resolve), True),
+            ("holder", "holder", _via(self.people.resolve), True),
             ("category", "category", _via(self.categories.resolve), True),
             ("manufacturer", "manufacturer", _via(self.manufacturers.resolve), True),
             ("model", "model", text(200), False),
@@ -453,6 +454,7 @@ class AssetImporter(Importer):
         v = {}
         cells = row.cells
         n = len(cells)
+        by_number = False
         for key, out, index, fn, memo in self.plan:
             if index >= n:
                 continue
@@ -463,6 +465,10 @@ class AssetImporter(Importer):
                 cell = cell.strip()
                 if not cell:
                     continue
+            if key == "holder_no":
+                by_number = True
+            elif key == "holder" and by_number:
+                continue
             if memo is None:
                 try:
                     value = fn(cell)
@@ -482,7 +488,6 @@ class AssetImporter(Importer):
             elif value is not None and value != "":
                 v[out] = value
         holder = v.pop("holder_no", None) or v.pop("holder", None)
-        v.pop("holder", None)
         if holder is not None:
             v["holder_id"] = holder
         model = v.pop("model", None)
@@ -622,7 +627,7 @@ class AssetImporter(Importer):
             if status == Status.IN_USE and "holder_id" not in v and "department_id" not in v:
                 if not bad and row.raw("holder") is None and row.raw("holder_no") is None:
                     self.error(
-                        row, "holder", _("An asset in use needs a user or a using department.")
+                        row, "status", _("An asset in use needs a user or a using department.")
                     )
         elif status is not None and status != existing["status"]:
             self.error(

@@ -5,8 +5,8 @@ register under ``/assets/``, and ``/approvals/``, ``/me/``, ``/requests/``, ``/r
 that the app mounts). A URL without an entry in ``EXPECTATIONS`` fails the test for every
 role, naming the URL and this table; an entry without a URL fails too.
 
-Each entry lists cases: a method, the URL's arguments (objects of a small organisation
-built for each test), and the status each role gets:
+Each entry lists cases: a method, the URL's arguments (objects of a small organisation,
+``World``, built once for the module), and the status each role gets:
 
 - ``LOGIN``: 302 to the login page (anonymous);
 - ``REDIRECT``: 302 elsewhere (a plain POST that worked and redirects);
@@ -23,7 +23,7 @@ The rules the table encodes (issue 3 and 4):
   department (and sub-departments) they head and their own; an employee or a keeper their
   own. An asset outside the scope answers 404, exactly like one that does not exist
   (another department's tag guessed by an employee or a department head → 404).
-- A user without any role: 403 on pages of the register, 404 on its objects.
+- A user without any role: 403 on the register's pages and label PDFs, 404 on its objects.
 - Writes need the permission (else 403): only admin and clerk write the register and run
   transitions; the auditor views everything and every write is 403. Department heads
   decide approvals and asset requests of their departments.
@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 from django.conf import settings as django_settings
@@ -129,9 +129,12 @@ class World:
     - ``team``: an in-stock laptop of 研发中心 (the head sees it, the employee does not);
     - ``other``: 市场部's laptop, held by a 市场部 person (only the all-scope roles see it),
       with a photo, its handover and a reported fault;
-    - ``disposal`` / ``other_disposal``: pending disposal, the approval waiting for the
-      head of 研发中心 / 市场部; ``rejected``: a 市场部 disposal its head rejected.
-    Asset requests: the employee's (submitted, and one approved), and one of 市场部.
+    - ``disposal``: pending disposal, its ``approval`` waiting for the head of 研发中心
+      (requested by the clerk); ``other_approval`` waits for the head of 市场部;
+      ``rejected``: a 市场部 disposal request its head rejected.
+    Asset requests: the employee's (``emp_request`` submitted, ``approved_request``
+    approved by the head), and one of a 市场部 person (``sales_request``).
+    Users: one per role (``norole`` has none), all but ``norole`` with a staff record.
     """
 
     users: dict
@@ -154,7 +157,6 @@ class World:
     emp_request: AssetRequest
     approved_request: AssetRequest
     sales_request: AssetRequest
-    extra: dict = field(default_factory=dict)
 
 
 def jpeg(size=(64, 48), colour=(200, 40, 40)) -> bytes:

@@ -118,7 +118,10 @@ def document_create(
     return _save_draft(actor=actor, draft=draft, idempotency_key=idempotency_key)
 
 
-def _save_draft(*, actor, draft: _Draft, idempotency_key: str | None) -> Document:
+def _save_draft(
+    *, actor, draft: _Draft, idempotency_key: str | None, lines: bool = True
+) -> Document:
+    """Insert the draft (and its lines unless ``lines`` is False: posting inserts them)."""
     document = Document(type=draft.type, operator=actor, idempotency_key=idempotency_key)
     for name, value in draft.header.items():
         setattr(document, name, value)
@@ -135,7 +138,8 @@ def _save_draft(*, actor, draft: _Draft, idempotency_key: str | None) -> Documen
             existing.replayed = True  # the same request, sent twice at once
             return existing
     document.replayed = False
-    document._new_lines = _save_lines(document, draft.lines)
+    if lines:
+        _save_lines(document, draft.lines)
     return document
 
 
@@ -422,8 +426,11 @@ def _post(document: Document, lines: list[DocumentLine], actor) -> PostResult:
             entries.append(_entry(document, line, balance, line.quantity, unit, amount, now))
 
     _write_balances(balances, now)
+    if any(line.pk is None for line in lines):
+        _save_lines(document, lines)  # created and posted at once: inserted with their costs
+    else:
+        DocumentLine.objects.bulk_update(lines, ["unit_cost", "amount"])
     LedgerEntry.objects.bulk_create(entries)
-    DocumentLine.objects.bulk_update(lines, ["unit_cost", "amount"])
     number = document_number(DOCUMENT_PREFIX[document.type], today=document.date)
     Document.objects.filter(pk=document.pk).update(
         status=Status.POSTED, number=number, posted_at=now, posted_by=actor
@@ -503,11 +510,13 @@ def document_create_and_post(
     if existing is not None:
         return document_post(document=existing, actor=actor)
     draft = _validate(actor=actor, type=type, header=header, lines=lines)
-    _check_may_post(actor, Document(type=type, warehouse=draft.header["warehouse"]))
-    document = _save_draft(actor=actor, draft=draft, idempotency_key=idempotency_key)
+    _check_may_post(
+        actor, Document(type=type, warehouse=draft.header["warehouse"]), keeper_checked=True
+    )
+    document = _save_draft(actor=actor, draft=draft, idempotency_key=idempotency_key, lines=False)
     if document.replayed:
         return document_post(document=document, actor=actor)
-    return _post(document, document._new_lines, actor)
+    return _post(document, draft.lines, actor)
 
 
 # --- Reversal ---------------------------------------------------------------------------------
@@ -600,7 +609,7 @@ def document_reverse(*, document: Document, actor, reason: str) -> Document:
     reversal.warehouse = _warehouse_qs().get(pk=warehouse.pk)
     _check_may_post(actor, reversal)
     reversal.save()
-    _post(reversal, _save_lines(reversal, lines), actor)
+    _post(reversal, lines, actor)
     Document.objects.filter(pk=original.pk).update(status=Status.REVERSED)
     document.__dict__["status"] = Status.REVERSED
     signals.send_on_commit(

@@ -259,7 +259,7 @@ def s3_server() -> Iterator[S3Server]:
         "-s3.port.lance=0",
         "-master.telemetry=false",
         "-master.volumeSizeLimitMB=64",
-        "-volume.max=16",
+        "-volume.max=64",  # every bucket written to takes ~7 volumes (backup tests: 3 buckets)
     ]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(

@@ -200,22 +200,40 @@ class Databases:
             sql(f"DROP DATABASE IF EXISTS `{name}`")
 
 
+CREATED_BUCKETS: list[str] = []
+
+
 def new_bucket(s3, role: str) -> str:
+    """A new bucket, deleted with its objects at the end of the module. (weed gives every
+    bucket written to volumes of its own, out of 16 for the whole session: at most two of this
+    module's buckets ever hold objects, and they are deleted before other tests need space.)"""
     name = f"bk-{role}-{uuid.uuid4().hex[:8]}"
     s3.client().create_bucket(Bucket=name)
+    CREATED_BUCKETS.append(name)
     return name
+
+
+def delete_buckets(s3) -> None:
+    client = s3.client()
+    while CREATED_BUCKETS:
+        bucket = CREATED_BUCKETS.pop()
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for obj in page.get("Contents", []):
+                client.delete_object(Bucket=bucket, Key=obj["Key"])
+        client.delete_bucket(Bucket=bucket)
 
 
 # --- fixtures -------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def databases():
+def databases(s3_server):
     dbs = Databases()
     try:
         yield dbs
     finally:
         dbs.drop_all()
+        delete_buckets(s3_server)
 
 
 @pytest.fixture(scope="module")
@@ -324,12 +342,12 @@ def test_restore_refuses_a_database_that_has_tables(source, backup, s3_server):
 
 
 def test_restore_refuses_a_bucket_that_has_objects_and_changes_nothing(
-    backup, s3_server, databases
+    source, backup, s3_server, databases
 ):
-    # given
+    # given: an empty database, and the source's bucket, which holds objects
     target_db = databases.new("nonempty")
-    bucket = new_bucket(s3_server, "nonempty")
-    s3_server.client().put_object(Bucket=bucket, Key="already/here.txt", Body=b"x")
+    bucket = source["bucket"]
+    before = bucket_contents(s3_server, bucket)
     env = app_env(target_db, bucket, s3_server)
 
     # when
@@ -341,7 +359,7 @@ def test_restore_refuses_a_bucket_that_has_objects_and_changes_nothing(
     assert sql(
         f"SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA='{target_db}'"
     ) == [(0,)]
-    assert bucket_contents(s3_server, bucket) == {"already/here.txt": b"x"}
+    assert bucket_contents(s3_server, bucket) == before
 
 
 def test_restore_refuses_a_tampered_file_before_writing_anything(

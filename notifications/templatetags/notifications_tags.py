@@ -1,12 +1,14 @@
 """``{% notification_badge %}`` (header bell with the unread count, polled by htmx) and
 ``{% scheduler_banner %}`` (red banner for administrators when beat or the workers are silent).
-Both cost one cached query at most."""
+
+The badge reads the count from the cache only: on a miss it renders without a number and
+loads itself at once (``hx-trigger="load"``), so no page's query count grows."""
 
 from django import template
 
 from itassets.roles import ADMIN, has_role
 
-from ..selectors import scheduler_problems_cached, unread_count
+from ..selectors import scheduler_problems_cached, unread_count_cached
 
 register = template.Library()
 
@@ -15,7 +17,8 @@ register = template.Library()
 def notification_badge(context):
     request = context.get("request")
     user = getattr(request, "user", None)
-    return {"count": unread_count(user=user) if user is not None else 0}
+    count = unread_count_cached(user=user) if user is not None else 0
+    return {"count": count or 0, "load": count is None}
 
 
 @register.inclusion_tag("notifications/partials/scheduler_banner.html", takes_context=True)

@@ -109,7 +109,7 @@ def test_loan_due_then_overdue_rounds_then_the_head_in_copy(org):
     # given: lent to 张三 (研发中心, head 王主任), due in 3 days
     due = TODAY + timedelta(days=3)
     asset = _loan(org, due)
-    prefix = f"loan_due:assets.asset:{asset.pk}:{org.employee_person.pk}:{due.isoformat()}"
+    prefix = f"loan_due:assets.asset:{asset.pk}:{due.isoformat()}"
 
     def recipients_of(suffix):
         return set(
@@ -133,8 +133,9 @@ def test_loan_due_then_overdue_rounds_then_the_head_in_copy(org):
 
     # after the second overdue reminder, the department head gets a copy
     scan(day + timedelta(days=7))
-    assert recipients_of("overdue-3") == {org.employee.pk, org.head.pk}
-    copy = Delivery.objects.filter(dedup_key=f"{prefix}:overdue-3", recipient=org.head).first()
+    assert recipients_of("overdue-3") == {org.employee.pk}
+    assert recipients_of("overdue-3:cc") == {org.head.pk}
+    copy = Delivery.objects.filter(dedup_key=f"{prefix}:overdue-3:cc").first()
     assert asset.tag in copy.payload["subject"] and "张三" in copy.payload["subject"]
     assert copy.payload["context"] == {
         "tag": asset.tag,

@@ -161,12 +161,20 @@ def test_list_queries_do_not_grow_with_rows(me):
 # --- Badge --------------------------------------------------------------------------------------
 
 
-def test_the_header_shows_the_unread_count_polled_every_30_seconds(me):
+def test_the_header_badge_loads_itself_then_shows_the_cached_count(me):
     _notes(me.user, 2)
 
-    body = me.get("/").content.decode()
-
+    # when: nothing cached: the page costs no count query, the badge loads at once
+    with CaptureQueriesContext(connection) as queries:
+        body = me.get("/").content.decode()
+    assert not [q for q in queries if "notifications_notification" in q["sql"]]
     assert 'data-testid="notification-badge"' in body
+    assert 'hx-trigger="load, every 30s' in body
+    assert 'data-testid="unread-count"' not in body
+
+    # when: the badge answered (and cached the count): pages show it, polled every 30 s
+    assert 'data-testid="unread-count">2<' in me.get("/notifications/badge/").content.decode()
+    body = me.get("/").content.decode()
     assert 'hx-trigger="every 30s' in body
     assert 'data-testid="unread-count">2<' in body
 

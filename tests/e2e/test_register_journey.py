@@ -106,7 +106,9 @@ def test_clerk_registers_finds_and_labels_an_asset_employee_sees_only_their_own(
     thumb = page.get_by_test_id("photos").locator("img")
     expect(thumb).to_have_count(1)
     thumb.scroll_into_view_if_needed()
-    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle())
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle()
+    )
     attachment = Attachment.objects.get(asset=asset)
     assert (attachment.content_type, attachment.original_name) == ("image/jpeg", "laptop.jpg")
     assert s3_storage.client().head_object(Bucket=s3_storage.bucket, Key=attachment.file.name)
