@@ -137,9 +137,9 @@ def _rows(ids: list[int], custom) -> Iterator[list]:
         if holders:
             people.update(
                 (pk, (name, number))
-                for pk, name, number in Person.objects.filter(
-                    Q(pk__in=holders)
-                ).values_list("id", "name", "employee_no")
+                for pk, name, number in Person.objects.filter(Q(pk__in=holders)).values_list(
+                    "id", "name", "employee_no"
+                )
             )
         for pk in chunk:
             r = rows.get(pk)
@@ -197,12 +197,8 @@ def iter_csv(header: list[str], rows: Iterator[list], *, rows_per_chunk: int = 1
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
     writer.writerow([neutralise(str(h)) for h in header])
-    n = 0
-    for row in rows:
-        writer.writerow(
-            [neutralise(v) if isinstance(v, str) else _plain(v) for v in row]
-        )
-        n += 1
+    for n, row in enumerate(rows, start=1):
+        writer.writerow([neutralise(v) if isinstance(v, str) else _plain(v) for v in row])
         if n % rows_per_chunk == 0:
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)

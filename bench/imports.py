@@ -135,9 +135,7 @@ def generate_rows(*, rows: int, variant: str, seed: int, xlsx: bool) -> list[lis
     from assets.models import Asset, AssetModel, Department, Location, Person, Supplier
 
     rng = random.Random(f"{seed}-{variant}")
-    models = list(
-        AssetModel.objects.select_related("manufacturer", "category").order_by("id")
-    )
+    models = list(AssetModel.objects.select_related("manufacturer", "category").order_by("id"))
     departments = list(Department.objects.values_list("id", "full_name"))
     rooms = list(
         Location.objects.filter(is_warehouse=False, kind=Location.Kind.ROOM).values_list(
@@ -238,10 +236,7 @@ def write_csv(path: Path, rows: list[list]) -> None:
         writer.writerow(HEADERS)
         for row in rows:
             writer.writerow(
-                [
-                    v.isoformat() if isinstance(v, date) else ("" if v is None else v)
-                    for v in row
-                ]
+                [v.isoformat() if isinstance(v, date) else ("" if v is None else v) for v in row]
             )
 
 
@@ -287,7 +282,7 @@ def _load_data(server_url: str, database: str, first_id: int, last_id: int) -> f
         tsv = f.name
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT {', '.join(f'`{c}`' for c in columns)} FROM assets_asset "  # noqa: S608
+                f"SELECT {', '.join(f'`{c}`' for c in columns)} FROM assets_asset "
                 "WHERE id BETWEEN %s AND %s",
                 [first_id, last_id],
             )
@@ -297,9 +292,10 @@ def _load_data(server_url: str, database: str, first_id: int, last_id: int) -> f
                         "\t".join(
                             "\\N"
                             if v is None
-                            else str(v).replace("\\", "\\\\").replace("\t", "\\t").replace(
-                                "\n", "\\n"
-                            )
+                            else str(v)
+                            .replace("\\", "\\\\")
+                            .replace("\t", "\\t")
+                            .replace("\n", "\\n")
                             for v in row
                         )
                         + "\n"
@@ -421,7 +417,9 @@ def main() -> int:
     first_id = (Asset.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
     result, seconds, csv_peak = _timed_import(csv_path, dry_run=False)
     last_id = Asset.objects.order_by("-id").values_list("id", flat=True).first()
-    print(f"# CSV import: {result.created:,} created, {result.updated:,} updated in {seconds:.1f} s")
+    print(
+        f"# CSV import: {result.created:,} created, {result.updated:,} updated in {seconds:.1f} s"
+    )
     print(f"import_csv_rows_per_s: {result.rows / seconds:,.0f} rows/s")
 
     result, seconds, xlsx_peak = _timed_import(xlsx_path, dry_run=False)

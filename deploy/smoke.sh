@@ -175,9 +175,10 @@ mysql -h127.0.0.1 -uroot -e "DROP DATABASE IF EXISTS \`$DB_NAME\`;
     CREATE DATABASE \`$DB_NAME\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
 redis-cli -h 127.0.0.1 -n "$REDIS_DB" flushdb >/dev/null
 
-say "collectstatic (hashed names, as the image build does)"
-"$PYTHON" manage.py collectstatic --noinput -v 0 >"$WORK/collectstatic.log" 2>&1 \
-    || fail "collectstatic (see $WORK/collectstatic.log)"
+say "collectstatic (hashed names, as the image build does), in parallel with migrate"
+"$PYTHON" manage.py collectstatic --noinput -v 0 >"$WORK/collectstatic.log" 2>&1 &
+COLLECTSTATIC_PID=$!
+PIDS[collectstatic]=$COLLECTSTATIC_PID
 
 say "migrate + bootstrap_admin (entrypoint role: migrate)"
 deploy/entrypoint.sh migrate >"$WORK/migrate.log" 2>&1 || fail "migrate (see $WORK/migrate.log)"
@@ -188,6 +189,8 @@ grep -q "already set up; nothing changed" "$WORK/migrate-again.log" || fail "boo
 say "manage.py check --deploy --fail-level WARNING"
 "$PYTHON" manage.py check --deploy --fail-level WARNING >"$WORK/check.log" 2>&1 \
     || fail "check --deploy (see $WORK/check.log)"
+wait "$COLLECTSTATIC_PID" || fail "collectstatic (see $WORK/collectstatic.log)"
+unset 'PIDS[collectstatic]'
 
 say "waiting for the S3 server; creating bucket $MINIO_BUCKET"
 wait_for "weed S3" 60 "$PYTHON" -c "

@@ -373,10 +373,10 @@ class RequisitionLine(models.Model):
 
 
 class DocumentType(models.TextChoices):
-    RECEIPT = "receipt", _("Receipt")  # 入库单
+    RECEIPT = "receipt", pgettext_lazy("stock document type", "Receipt")  # 入库单
     ISSUE = "issue", _("Issue")  # 出库单 / 领用
     TRANSFER = "transfer", _("Transfer")  # 调拨单
-    RETURN = "return", _("Return")  # 退库单
+    RETURN = "return", pgettext_lazy("stock document type", "Return")  # 退库单
     STOCKTAKE_GAIN = "stocktake_gain", _("Stocktake gain")  # 盘盈
     STOCKTAKE_LOSS = "stocktake_loss", _("Stocktake loss")  # 盘亏
     ADJUSTMENT = "adjustment", _("Adjustment")  # 调整

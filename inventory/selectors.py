@@ -233,33 +233,43 @@ def _cursor(value) -> int | None:
     return number if number > 0 else None
 
 
+def _ledger_relations(qs: QuerySet[LedgerEntry]) -> QuerySet[LedgerEntry]:
+    """Documents and warehouses by prefetch, not join: with joins MariaDB may start from the
+    small tables and sort every entry of the item instead of reading ``size`` index rows."""
+    return qs.prefetch_related(
+        Prefetch("document", queryset=Document.objects.all()),
+        Prefetch("warehouse", queryset=Warehouse.objects.select_related("location")),
+    )
+
+
 def ledger_page(
     *, item: Item, warehouse=None, before=None, after=None, size: int = LEDGER_PAGE_SIZE
 ) -> LedgerPage:
     """A page of an item's ledger (one warehouse or all), newest first, by keyset on id.
 
     ``before``: entries older than this id (the next page); ``after``: entries newer than this
-    id (the previous page). Two queries at most, each one index range read of ``size + 1``
-    rows on (item, id) or (item, warehouse, id), whatever the ledger's size.
+    id (the previous page). The entries are one index range read of ``size + 1`` rows on
+    (item, id) or (item, warehouse, id), whatever the ledger's size; their documents and
+    warehouses two small queries more; a page in the middle asks once more whether anything
+    newer exists.
     """
     size = max(1, min(int(size or LEDGER_PAGE_SIZE), LEDGER_MAX_PAGE_SIZE))
     before, after = _cursor(before), _cursor(after)
     base = LedgerEntry.objects.filter(item_id=getattr(item, "pk", item))
     if warehouse:
         base = base.filter(warehouse_id=getattr(warehouse, "pk", warehouse))
-    related = ("document", "warehouse__location")
     if after is not None and before is None:
-        rows = list(base.filter(id__gt=after).order_by("id").select_related(*related)[: size + 1])
+        rows = list(_ledger_relations(base.filter(id__gt=after).order_by("id"))[: size + 1])
         more_newer = len(rows) > size
         rows = list(reversed(rows[:size]))
         if not rows:  # nothing newer: show the newest page
             return ledger_page(item=item, warehouse=warehouse, size=size)
         older = rows[-1].pk if base.filter(id__lt=rows[-1].pk).exists() else None
         return LedgerPage(entries=rows, older=older, newer=rows[0].pk if more_newer else None)
-    qs = base.order_by("-id").select_related(*related)
+    qs = base.order_by("-id")
     if before is not None:
         qs = qs.filter(id__lt=before)
-    rows = list(qs[: size + 1])
+    rows = list(_ledger_relations(qs)[: size + 1])
     more_older = len(rows) > size
     rows = rows[:size]
     newer = None

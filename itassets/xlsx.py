@@ -8,8 +8,8 @@ writes about 5,000 rows/s, which alone misses the import (5,000 rows/s end to en
 - :class:`XlsxBook` keeps openpyxl (read-only reader) for the workbook's structure: sheet
   names and paths, the shared-string table, which cell styles are dates, the 1900/1904 epoch.
   Only the sheet's cells are parsed here (:func:`iter_sheet_rows`), by expat (C) with small
-  Python handlers, streaming from the zip member, so memory stays flat. Values are what openpyxl's ``values_only`` gives: str,
-  int, float, bool, datetime or None.
+  Python handlers, streaming from the zip member, so memory stays flat. Values are what
+  openpyxl's ``values_only`` gives: str, int, float, bool, datetime or None.
 - :class:`XlsxWriter` writes one sheet of inline strings, numbers and dates straight into a
   zip stream (constant memory), with a bold header, red "error" cells and column widths.
 """
@@ -110,58 +110,77 @@ def iter_sheet_rows(
     epoch = epoch or _EXCEL_EPOCH
     ready: list[tuple[int, list]] = []
     row: list = []
-    state = {"row": 0, "col": -1, "type": "n", "style": None, "skip": 0}
     text: list[str] = []
+    # Parser state in closure variables (the handlers run once per element: keep them lean).
+    row_number, col, kind, style, skip = 0, -1, "n", None, 0
+    columns: dict[str, int] = {}  # "AB" → 27, cached
+    digits = "0123456789"
+    date_style_names = {str(s) for s in date_styles}
+    dates: dict[str, object] = {}  # serial text → datetime (dates repeat a lot)
 
     def start(name, attrs):
-        nonlocal row
+        nonlocal row, row_number, col, kind, style, skip
         if name == "c":
             ref = attrs.get("r")
-            state["col"] = _column_index(ref) if ref else state["col"] + 1
-            state["type"] = attrs.get("t", "n")
-            state["style"] = attrs.get("s")
+            if ref:
+                letters = ref.rstrip(digits)
+                index = columns.get(letters)
+                if index is None:
+                    index = columns[letters] = _column_index(letters)
+                col = index
+            else:
+                col += 1
+            kind = attrs.get("t", "n")
+            style = attrs.get("s")
             text.clear()
         elif name == "row":
             r = attrs.get("r")
-            state["row"] = int(r) if r else state["row"] + 1
-            state["col"] = -1
+            row_number = int(r) if r else row_number + 1
+            col = -1
             row = []
-        elif name in ("rPh", "f"):  # phonetic runs and formulas: not the cell's value
-            state["skip"] += 1
+        elif name == "rPh" or name == "f":  # phonetic runs and formulas: not the value
+            skip += 1
 
     def end(name):
+        nonlocal skip
         if name == "c":
-            value = _cell_value("".join(text), state["type"], state["style"])
+            raw = "".join(text)
+            if kind == "s":
+                value = shared[int(raw)] if raw else None
+            elif kind == "inlineStr" or kind == "str":
+                value = raw or None
+            else:
+                value = _cell_value(raw, kind, style)
             if value is not None:
-                col = state["col"]
                 if col >= len(row):
                     row.extend([None] * (col - len(row) + 1))
                 row[col] = value
         elif name == "row":
             if row:
-                ready.append((state["row"], row))
-        elif name in ("rPh", "f"):
-            state["skip"] -= 1
+                ready.append((row_number, row))
+        elif name == "rPh" or name == "f":
+            skip -= 1
 
     def data(chars):
-        if not state["skip"]:
+        if not skip:
             text.append(chars)
 
     def _cell_value(raw: str, kind: str, style):
-        if kind == "s":
-            return shared[int(raw)] if raw else None
-        if kind in ("inlineStr", "str"):
-            return raw or None
         if not raw:
             return None
         if kind == "n":
-            value = _number(raw)
-            if style is not None and int(style) in date_styles:
-                try:
-                    return from_excel(value, epoch)
-                except (OverflowError, ValueError):
-                    return value
-            return value
+            if style is not None and style in date_style_names:
+                hit = dates.get(raw)
+                if hit is None:
+                    value = _number(raw)
+                    try:
+                        hit = from_excel(value, epoch)
+                    except (OverflowError, ValueError):
+                        hit = value
+                    if len(dates) < 100_000:
+                        dates[raw] = hit
+                return hit
+            return _number(raw)
         if kind == "b":
             return raw == "1"
         if kind == "d":
@@ -191,19 +210,26 @@ def iter_sheet_rows(
 
 # --- Writer ---------------------------------------------------------------------------------
 
+_OOXML = "application/vnd.openxmlformats-officedocument.spreadsheetml"
 _CONTENT_TYPES = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
     '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="rels" '
+    'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
     '<Default Extension="xml" ContentType="application/xml"/>'
-    '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-    '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+    f'<Override PartName="/xl/workbook.xml" ContentType="{_OOXML}.sheet.main+xml"/>'
+    f'<Override PartName="/xl/styles.xml" ContentType="{_OOXML}.styles+xml"/>'
     "{sheets}"
     "</Types>"
 )
 _SHEET_TYPE = (
     '<Override PartName="/xl/worksheets/sheet{n}.xml" ContentType="application/'
     'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+)
+_SST_TYPE = f'<Override PartName="/xl/sharedStrings.xml" ContentType="{_OOXML}.sharedStrings+xml"/>'
+_SST_REL = (
+    '<Relationship Id="rIdStrings" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+    'relationships/sharedStrings" Target="sharedStrings.xml"/>'
 )
 _ROOT_RELS = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -334,9 +360,7 @@ class _Sheet:
             style = _style_at(styles, i) if styles else 0
             ref = f"{self._letter(i)}{n}"
             if isinstance(value, str):
-                text = escape(clean_text(value))
-                s = f' s="{style}"' if style else ""
-                add(f'<c r="{ref}" t="inlineStr"{s}><is><t xml:space="preserve">{text}</t></is></c>')
+                add(self._text(ref, value, style))
             elif isinstance(value, bool):
                 s = f' s="{style}"' if style else ""
                 add(f'<c r="{ref}" t="b"{s}><v>{int(value)}</v></c>')
@@ -348,15 +372,24 @@ class _Sheet:
             elif isinstance(value, dt.date):
                 add(f'<c r="{ref}" s="{_DATE_STYLE.get(style, 1)}"><v>{_serial(value)}</v></c>')
             else:
-                text = escape(clean_text(str(value)))
-                s = f' s="{style}"' if style else ""
-                add(f'<c r="{ref}" t="inlineStr"{s}><is><t xml:space="preserve">{text}</t></is></c>')
+                add(self._text(ref, str(value), style))
             if i >= self.columns:
                 self.columns = i + 1
         add("</row>")
         self.buffer.append("".join(parts))
         if len(self.buffer) >= _ROWS_PER_WRITE:
             self.flush()
+
+    def _text(self, ref: str, value: str, style: int) -> str:
+        s = f' s="{style}"' if style else ""
+        strings = self.writer.strings
+        if strings is None:
+            text = escape(clean_text(value))
+            return f'<c r="{ref}" t="inlineStr"{s}><is><t xml:space="preserve">{text}</t></is></c>'
+        index = strings.get(value)
+        if index is None:
+            index = strings[value] = len(strings)
+        return f'<c r="{ref}" t="s"{s}><v>{index}</v></c>'
 
     def flush(self) -> None:
         if self.buffer:
@@ -383,14 +416,17 @@ class XlsxWriter:
         sheet.append(["资产编号", "名称"], styles=[STYLE_BOLD] * 2)
         sheet.append(["IT-2026-000001", "ThinkPad"])
 
-    Sheets are written one after another: a new ``sheet()`` closes the previous one.
+    Sheets are written one after another: a new ``sheet()`` closes the previous one. Text is
+    written inline (constant memory); ``shared_strings=True`` writes a shared-string table as
+    Excel and WPS do instead (the strings are kept in memory until the end).
     """
 
-    def __init__(self, fileobj, *, compresslevel: int = 1):
+    def __init__(self, fileobj, *, compresslevel: int = 1, shared_strings: bool = False):
         self.zip = zipfile.ZipFile(
             fileobj, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=compresslevel
         )
         self.sheets: list[_Sheet] = []
+        self.strings: dict[str, int] | None = {} if shared_strings else None
 
     def sheet(self, title: str, *, widths: Sequence[float] | None = None) -> _Sheet:
         if self.sheets:
@@ -410,16 +446,38 @@ class XlsxWriter:
         )
         rels = "".join(
             f'<Relationship Id="rId{s.number}" Type="http://schemas.openxmlformats.org/'
-            f'officeDocument/2006/relationships/worksheet" Target="worksheets/sheet{s.number}.xml"/>'
+            f'officeDocument/2006/relationships/worksheet" '
+            f'Target="worksheets/sheet{s.number}.xml"/>'
             for s in self.sheets
         )
         types = "".join(_SHEET_TYPE.format(n=s.number) for s in self.sheets)
+        if self.strings is not None:
+            types += _SST_TYPE
+            rels += _SST_REL
+            self._write_strings()
         self.zip.writestr("[Content_Types].xml", _CONTENT_TYPES.format(sheets=types))
         self.zip.writestr("_rels/.rels", _ROOT_RELS)
         self.zip.writestr("xl/workbook.xml", _WORKBOOK.format(sheets=sheets))
         self.zip.writestr("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS.format(rels=rels))
         self.zip.writestr("xl/styles.xml", _STYLES)
         self.zip.close()
+
+    def _write_strings(self) -> None:
+        with self.zip.open("xl/sharedStrings.xml", "w") as out:
+            out.write(
+                (
+                    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+                    '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+                    f'uniqueCount="{len(self.strings)}">'
+                ).encode()
+            )
+            batch = []
+            for text in self.strings:
+                batch.append(f'<si><t xml:space="preserve">{escape(clean_text(text))}</t></si>')
+                if len(batch) >= 1000:
+                    out.write("".join(batch).encode())
+                    batch.clear()
+            out.write(("".join(batch) + "</sst>").encode())
 
     def __enter__(self):
         return self

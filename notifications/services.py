@@ -303,23 +303,43 @@ def _insert_batch(rows: list[Row], *, now: datetime, want_ids: bool) -> list[int
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.executemany(sql, params)
     except IntegrityError:
-        # Another scan inserted some of these rows since we looked: row by row, the ones
-        # that collide lose (that is the deduplication working), the others are created.
-        ids = []
-        for values in params:
-            try:
-                with transaction.atomic(), connection.cursor() as cursor:
-                    cursor.execute(sql, values)
-                    ids.append(cursor.lastrowid)
-            except IntegrityError as exc:
-                if _error_code(exc) not in (MYSQL_DUPLICATE, None):
-                    logger.warning("delivery %s not created: %s", values[:3], exc)
-        return ids
+        # Another scan inserted some of these rows since we looked (its transaction has
+        # committed now: ours waited for it). Look again and insert the rest; row by row if
+        # that collides too: the rows that collide lose, which is the deduplication working.
+        existing = _existing(row.dedup_key for row in fresh)
+        params = [p for p, row in zip(params, fresh, strict=True) if row.key not in existing]
+        fresh = [row for row in fresh if row.key not in existing]
+        if not fresh:
+            return []
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.executemany(sql, params)
+        except IntegrityError:
+            return _insert_one_by_one(sql, params)
+        return _ids_of(fresh) if want_ids else [0] * len(fresh)
     if not want_ids:
         return [0] * len(fresh)
-    wanted = {row.key for row in fresh}
+    return _ids_of(fresh)
+
+
+def _insert_one_by_one(sql: str, params: list[tuple]) -> list[int]:
     ids = []
-    for chunk in _chunks(sorted({row.dedup_key for row in fresh}), 1000):
+    for values in params:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(sql, values)
+                ids.append(cursor.lastrowid)
+        except IntegrityError as exc:
+            if _error_code(exc) not in (MYSQL_DUPLICATE, None):
+                logger.warning("delivery %s not created: %s", values[:3], exc)
+    return ids
+
+
+def _ids_of(rows: list[Row]) -> list[int]:
+    """The ids of ``rows`` just inserted (looked up by their unique key)."""
+    wanted = {row.key for row in rows}
+    ids = []
+    for chunk in _chunks(sorted({row.dedup_key for row in rows}), 1000):
         for pk, key, recipient, channel in Delivery.objects.filter(dedup_key__in=chunk).values_list(
             "pk", "dedup_key", "recipient_id", "channel"
         ):

@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from itassets.importing.base import Column, Importer, Row, batched
+from itassets.importing.bulk import ids_by, insert_rows, update_rows
 from itassets.importing.values import (
     CellError,
     cell_text,
@@ -41,7 +42,6 @@ from itassets.importing.values import (
 from ..lifecycle import INITIAL_STATES, Status
 from ..models import Asset, AssetEvent, Category, CustomField, Department, Location
 from ..services.register import _add_months, asset_tags_allocate
-from itassets.importing.bulk import ids_by, insert_rows, update_rows
 from .refs import ModelIndex, PeopleIndex, TreeIndex, manufacturers_index, suppliers_index
 
 ASSET_COLUMNS = (
@@ -49,8 +49,9 @@ ASSET_COLUMNS = (
         "tag",
         gettext_lazy("Asset tag"),
         ("资产编号", "资产标签", "资产编码", "资产条码", "编号", "标签", "tag", "asset tag"),
-        help=gettext_lazy("Leave empty for a new asset to get the next tag; an existing tag "
-                          "updates that asset."),
+        help=gettext_lazy(
+            "Leave empty for a new asset to get the next tag; an existing tag updates that asset."
+        ),
         example="",
     ),
     Column(
@@ -64,8 +65,9 @@ ASSET_COLUMNS = (
         "category",
         gettext_lazy("Category"),
         ("分类", "资产分类", "类别", "资产类别", "category"),
-        help=gettext_lazy("Code or full path; must be the model's category. Needed to create "
-                          "a missing model."),
+        help=gettext_lazy(
+            "Code or full path; must be the model's category. Needed to create a missing model."
+        ),
     ),
     Column(
         "manufacturer",
@@ -84,16 +86,19 @@ ASSET_COLUMNS = (
         "serial_number",
         gettext_lazy("Serial number"),
         ("序列号", "sn", "s/n", "序列号/sn", "sn码", "serial", "serial number", "serial no"),
-        help=gettext_lazy("Unique per manufacturer. Without a tag, a known serial number "
-                          "updates that asset."),
+        help=gettext_lazy(
+            "Unique per manufacturer. Without a tag, a known serial number updates that asset."
+        ),
         example="PF4ABC12",
     ),
     Column(
         "status",
         gettext_lazy("Status"),
         ("状态", "资产状态", "使用状态", "status"),
-        help=gettext_lazy("New assets: On order, In stock / idle or In use (default: In use "
-                          "when a user is given, else In stock)."),
+        help=gettext_lazy(
+            "New assets: On order, In stock / idle or In use (default: In use "
+            "when a user is given, else In stock)."
+        ),
     ),
     Column(
         "holder",
@@ -248,6 +253,8 @@ _MISSING = object()
 
 def _text_parser(limit: int):
     def parse(cell):
+        if cell.__class__ is str and cell[0] != "'" and len(cell) <= limit:
+            return cell  # already trimmed by the caller: the common case, kept cheap
         return parse_text(cell, max_length=limit)
 
     return parse
@@ -414,9 +421,7 @@ class AssetImporter(Importer):
             (
                 "residual_rate",
                 "residual_rate",
-                lambda c: parse_decimal(
-                    c, minimum=Decimal(0), maximum=Decimal(100), percent=True
-                ),
+                lambda c: parse_decimal(c, minimum=Decimal(0), maximum=Decimal(100), percent=True),
                 True,
             ),
             ("status", "status", self._parse_status, True),
@@ -496,9 +501,7 @@ class AssetImporter(Importer):
             value = self.model_memo.get(key, _MISSING)
             if value is _MISSING:
                 try:
-                    value = self.models.resolve(
-                        model, manufacturer_id=key[1], category_id=key[2]
-                    )
+                    value = self.models.resolve(model, manufacturer_id=key[1], category_id=key[2])
                 except CellError as exc:
                     value = exc
                 self.model_memo[key] = value
@@ -619,22 +622,21 @@ class AssetImporter(Importer):
                     _("A new asset cannot start as “%(status)s”; use %(allowed)s.")
                     % {
                         "status": Status(status).label,
-                        "allowed": "、".join(
-                            str(s.label) for s in Status if s in INITIAL_STATES
-                        ),
+                        "allowed": "、".join(str(s.label) for s in Status if s in INITIAL_STATES),
                     },
                 )
-            if status == Status.IN_USE and "holder_id" not in v and "department_id" not in v:
-                if not bad and row.raw("holder") is None and row.raw("holder_no") is None:
-                    self.error(
-                        row, "status", _("An asset in use needs a user or a using department.")
-                    )
+            unassigned = "holder_id" not in v and "department_id" not in v
+            holder_given = row.raw("holder") is not None or row.raw("holder_no") is not None
+            if status == Status.IN_USE and unassigned and not bad and not holder_given:
+                self.error(row, "status", _("An asset in use needs a user or a using department."))
         elif status is not None and status != existing["status"]:
             self.error(
                 row,
                 "status",
-                _("The status of an existing asset changes only through lifecycle actions "
-                  "(now “%(status)s”).")
+                _(
+                    "The status of an existing asset changes only through lifecycle actions "
+                    "(now “%(status)s”)."
+                )
                 % {"status": Status(existing["status"]).label},
             )
         custom = self._custom(row, category_id, existing)
@@ -837,8 +839,16 @@ class AssetImporter(Importer):
                 AssetEvent,
                 _EVENT,
                 [
-                    (pk, "import", "", r[status_at], actor_id, now, "",
-                     {"file": self.file_name, "row": n})
+                    (
+                        pk,
+                        "import",
+                        "",
+                        r[status_at],
+                        actor_id,
+                        now,
+                        "",
+                        {"file": self.file_name, "row": n},
+                    )
                     for r, pk, n in zip(rows, pks, numbers, strict=True)
                 ],
             )
@@ -853,7 +863,7 @@ class AssetImporter(Importer):
         actor_id = self.actor.pk if self.actor else None
         fk = {k: p for k, p in self._fk().items() if p.items}
         columns = [*UPDATABLE, "updated_by_id", "updated_at"]
-        history_columns = [f for f in _HISTORY_ASSET_FIELDS]
+        history_columns = list(_HISTORY_ASSET_FIELDS)
         for batch in batched(self.updates, self.batch_size):
             current = {
                 r[0]: list(r)
@@ -867,9 +877,7 @@ class AssetImporter(Importer):
                 row = current[pk]
                 for field, value in changes.items():
                     row[position[field]] = fk[field].resolve(value) if field in fk else value
-                updates.append(
-                    (pk, *(row[position[f]] for f in UPDATABLE), actor_id, now)
-                )
+                updates.append((pk, *(row[position[f]] for f in UPDATABLE), actor_id, now))
                 history.append((*row, now, "import", "~", pk, actor_id))
             update_rows(Asset, columns, updates)
             insert_rows(HistoricalAsset, [*history_columns, *_HISTORY], history)

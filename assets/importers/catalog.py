@@ -82,7 +82,10 @@ def field_group_headers() -> dict[str, tuple[int, str]]:
 
 def field_key(label: str, taken: set[str]) -> str:
     """A slug key for a new field: from an ASCII label, else ``f_<hash>`` of the label."""
-    base = slugify(label)[:40] or "f_" + hashlib.sha1(label.encode(), usedforsecurity=False).hexdigest()[:8]
+    base = (
+        slugify(label)[:40]
+        or "f_" + hashlib.sha1(label.encode(), usedforsecurity=False).hexdigest()[:8]
+    )
     key, n = base, 1
     while key in taken:
         n += 1
@@ -103,22 +106,52 @@ class CategoryImporter(TreeImporter):
         "depreciation_method",
     )
     columns = (
-        Column("code", gettext_lazy("Category code"), ("分类编码", "分类代码", "类别编码", *_CODE),
-               required=True, example="PC-LAPTOP"),
-        Column("name", gettext_lazy("Category name"), ("分类名称", "类别名称", "分类", *_NAME),
-               required=True, example="笔记本电脑"),
-        Column("parent", gettext_lazy("Parent category"), ("上级分类", *_PARENT),
-               help=gettext_lazy("Code or full path; empty for a top-level category."),
-               example="PC"),
-        Column("asset_class", gettext_lazy("Asset class"), ("资产类别", "资产类型", "asset class"),
-               help=gettext_lazy("Fixed asset or low-value durable."), example="固定资产"),
-        Column("useful_life_months", gettext_lazy("Useful life (months)"),
-               ("使用年限(月)", "折旧年限(月)", "折旧月数", "使用月数", "useful life"),
-               example=60),
-        Column("residual_rate", gettext_lazy("Residual rate (%)"), ("残值率", "residual rate"),
-               example=5),
-        Column("depreciation_method", gettext_lazy("Depreciation method"),
-               ("折旧方法", "depreciation method"), example="年限平均法"),
+        Column(
+            "code",
+            gettext_lazy("Category code"),
+            ("分类编码", "分类代码", "类别编码", *_CODE),
+            required=True,
+            example="PC-LAPTOP",
+        ),
+        Column(
+            "name",
+            gettext_lazy("Category name"),
+            ("分类名称", "类别名称", "分类", *_NAME),
+            required=True,
+            example="笔记本电脑",
+        ),
+        Column(
+            "parent",
+            gettext_lazy("Parent category"),
+            ("上级分类", *_PARENT),
+            help=gettext_lazy("Code or full path; empty for a top-level category."),
+            example="PC",
+        ),
+        Column(
+            "asset_class",
+            gettext_lazy("Asset class"),
+            ("资产类别", "资产类型", "asset class"),
+            help=gettext_lazy("Fixed asset or low-value durable."),
+            example="固定资产",
+        ),
+        Column(
+            "useful_life_months",
+            gettext_lazy("Useful life (months)"),
+            ("使用年限(月)", "折旧年限(月)", "折旧月数", "使用月数", "useful life"),
+            example=60,
+        ),
+        Column(
+            "residual_rate",
+            gettext_lazy("Residual rate (%)"),
+            ("残值率", "residual rate"),
+            example=5,
+        ),
+        Column(
+            "depreciation_method",
+            gettext_lazy("Depreciation method"),
+            ("折旧方法", "depreciation method"),
+            example="年限平均法",
+        ),
         Column("is_active", gettext_lazy("Active"), _ACTIVE, example="是"),
     )
 
@@ -127,8 +160,12 @@ class CategoryImporter(TreeImporter):
         self.asset_classes = choice_lookup(AssetClass, {"固定": "fixed", "低值": "low_value"})
         self.methods = choice_lookup(
             DepreciationMethod,
-            {"年限平均法": "straight_line", "直线法": "straight_line",
-             "双倍余额递减法": "double_declining", "年数总和法": "sum_of_years"},
+            {
+                "年限平均法": "straight_line",
+                "直线法": "straight_line",
+                "双倍余额递减法": "double_declining",
+                "年数总和法": "sum_of_years",
+            },
         )
         self.types = choice_lookup(CustomField.Type, _TYPE_SYNONYMS)
         self.group_headers = field_group_headers()
@@ -149,7 +186,11 @@ class CategoryImporter(TreeImporter):
         if life is not None:
             values["useful_life_months"] = life
         rate = self.parse(
-            row, "residual_rate", parse_decimal, minimum=Decimal(0), maximum=Decimal(100),
+            row,
+            "residual_rate",
+            parse_decimal,
+            minimum=Decimal(0),
+            maximum=Decimal(100),
             percent=True,
         )
         if rate is not None:
@@ -187,22 +228,37 @@ class CategoryImporter(TreeImporter):
             except CellError as exc:
                 self.error(row, self.headers[index], str(exc), col_index=index)
         plans = []
+        code = cell_text(row.raw("code") or "")
+        category = self.tree.by_code.get(code) or self.tree.by_code_ci.get(code.casefold())
+        existing = self.existing_fields.get(category, []) if category else []
         for n in sorted(groups):
             group = groups[n]
             cols = group.pop("cols")
             if "label" not in group:
                 any_col = next(iter(cols.values()))
                 self.error(
-                    row, self.headers[any_col], _("Field %(n)s needs a label.") % {"n": n},
+                    row,
+                    self.headers[any_col],
+                    _("Field %(n)s needs a label.") % {"n": n},
                     col_index=any_col,
                 )
                 continue
             if group.get("field_type") == CustomField.Type.CHOICE and not group.get("choices"):
                 col = cols.get("choices", cols.get("type"))
                 self.error(
-                    row, self.headers[col], _("A choice field needs at least one option."),
+                    row,
+                    self.headers[col],
+                    _("A choice field needs at least one option."),
                     col_index=col,
                 )
+                continue
+            known = any(
+                f["key"] == group["key"] if "key" in group else f["label"] == group["label"]
+                for f in existing
+            )
+            if not known and "field_type" not in group:
+                col = cols["label"]
+                self.error(row, self.headers[col], _("A new field needs a type."), col_index=col)
                 continue
             group["position"] = n
             group["row"] = row
@@ -288,19 +344,41 @@ class ModelImporter(Importer):
     label = gettext_lazy("Asset models")
     permission = "assets.add_assetmodel"
     columns = (
-        Column("name", gettext_lazy("Model name"), ("型号名称", "型号", "名称", "model"),
-               required=True, example="ThinkPad X1 Carbon Gen 12"),
-        Column("model_number", gettext_lazy("Model number"),
-               ("型号编号", "型号代码", "型号编码", "产品编号", "model number"),
-               help=gettext_lazy("Unique per manufacturer; defaults to the model name."),
-               example="21KC"),
-        Column("manufacturer", gettext_lazy("Manufacturer"), ("品牌", "厂商", "制造商", "brand"),
-               required=True, example="联想"),
-        Column("category", gettext_lazy("Category"), ("分类", "资产分类", "类别", "category"),
-               required=True, help=gettext_lazy("Code or full path."),
-               example="计算机设备/笔记本电脑"),
-        Column("default_warranty_months", gettext_lazy("Default warranty (months)"),
-               ("保修期(月)", "默认保修(月)", "保修月数", "warranty"), example=36),
+        Column(
+            "name",
+            gettext_lazy("Model name"),
+            ("型号名称", "型号", "名称", "model"),
+            required=True,
+            example="ThinkPad X1 Carbon Gen 12",
+        ),
+        Column(
+            "model_number",
+            gettext_lazy("Model number"),
+            ("型号编号", "型号代码", "型号编码", "产品编号", "model number"),
+            help=gettext_lazy("Unique per manufacturer; defaults to the model name."),
+            example="21KC",
+        ),
+        Column(
+            "manufacturer",
+            gettext_lazy("Manufacturer"),
+            ("品牌", "厂商", "制造商", "brand"),
+            required=True,
+            example="联想",
+        ),
+        Column(
+            "category",
+            gettext_lazy("Category"),
+            ("分类", "资产分类", "类别", "category"),
+            required=True,
+            help=gettext_lazy("Code or full path."),
+            example="计算机设备/笔记本电脑",
+        ),
+        Column(
+            "default_warranty_months",
+            gettext_lazy("Default warranty (months)"),
+            ("保修期(月)", "默认保修(月)", "保修月数", "warranty"),
+            example=36,
+        ),
         Column("specs", gettext_lazy("Specifications"), ("规格", "配置", "规格参数", "specs")),
         Column("is_active", gettext_lazy("Active"), _ACTIVE, example="是"),
     )
@@ -311,8 +389,14 @@ class ModelImporter(Importer):
         self.existing = {
             (r["manufacturer_id"], r["model_number"].casefold()): r
             for r in AssetModel.objects.values(
-                "id", "manufacturer_id", "model_number", "name", "category_id",
-                "default_warranty_months", "specs", "is_active",
+                "id",
+                "manufacturer_id",
+                "model_number",
+                "name",
+                "category_id",
+                "default_warranty_months",
+                "specs",
+                "is_active",
             )
         }
         self.seen: dict[tuple, int] = {}
@@ -345,8 +429,7 @@ class ModelImporter(Importer):
                     self.error(row, "manufacturer", str(exc))
             elif "manufacturer" in self.index:
                 self.error(row, "manufacturer", _("Required."))
-            warranty = self.parse(row, "default_warranty_months", parse_int, minimum=0,
-                                  maximum=600)
+            warranty = self.parse(row, "default_warranty_months", parse_int, minimum=0, maximum=600)
             if warranty is not None:
                 values["default_warranty_months"] = warranty
             specs = self.parse(row, "specs", parse_text, max_length=10_000)
@@ -364,7 +447,8 @@ class ModelImporter(Importer):
             key = (mfr, number.casefold())
             if key in self.seen:
                 self.error(
-                    row, "model_number" if "model_number" in self.index else "name",
+                    row,
+                    "model_number" if "model_number" in self.index else "name",
                     _("Duplicate model: also in row %(row)s.") % {"row": self.seen[key]},
                 )
                 continue

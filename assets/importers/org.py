@@ -55,9 +55,7 @@ class TreeImporter(Importer):
     def prepare(self) -> None:
         self.tree = TreeIndex(self.model)
         self.id_by_path = {node[0]: pk for pk, node in self.tree.nodes.items()}
-        self.current = {
-            r["id"]: r for r in self.model.objects.values("id", *self.stored_fields)
-        }
+        self.current = {r["id"]: r for r in self.model.objects.values("id", *self.stored_fields)}
         self.planned: dict[str, dict] = {}  # code (case-folded) → row data
 
     def check_header(self) -> None:
@@ -116,7 +114,8 @@ class TreeImporter(Importer):
                 if not parent_text:
                     target = None
                 elif parent_text.casefold() in self.planned:
-                    target = ("new", parent_text.casefold())
+                    parent_item = self.planned[parent_text.casefold()]
+                    target = parent_item["existing"] or ("new", parent_text.casefold())
                 else:
                     try:
                         target = tree.find(parent_text)
@@ -202,7 +201,7 @@ class TreeImporter(Importer):
         specs = []
         # parents before children: order the new nodes by the depth of their planned path
         order = sorted(self.creates, key=lambda c: self._depth(c[0]))
-        for n, (key, target, item) in enumerate(order, start=1):
+        for n, (key, _target, _item) in enumerate(order, start=1):
             placeholders[key] = -n
         for key, target, item in order:
             parent = placeholders[target[1]] if isinstance(target, tuple) else target
@@ -211,8 +210,12 @@ class TreeImporter(Importer):
                 (
                     placeholders[key],
                     parent,
-                    {"code": item["code"], "name": item["name"], "full_name": full,
-                     **item["values"]},
+                    {
+                        "code": item["code"],
+                        "name": item["name"],
+                        "full_name": full,
+                        **item["values"],
+                    },
                 )
             )
         real: dict[int, int] = {}
@@ -262,16 +265,36 @@ class DepartmentImporter(TreeImporter):
     model = Department
     stored_fields = ("is_active", "head_id")
     columns = (
-        Column("code", gettext_lazy("Department code"), ("部门编码", "部门代码", *_CODE),
-               required=True, example="RD-QA"),
-        Column("name", gettext_lazy("Department name"), ("部门名称", "部门", *_NAME),
-               required=True, example="测试部"),
-        Column("parent", gettext_lazy("Parent department"), ("上级部门", *_PARENT),
-               help=gettext_lazy("Code or full path of an existing department or of a row in "
-                                 "this file; empty for a top-level department."),
-               example="总部/研发中心"),
-        Column("head", gettext_lazy("Head"), ("负责人", "部门负责人", "head"),
-               help=gettext_lazy("Employee number or unique name of an existing person.")),
+        Column(
+            "code",
+            gettext_lazy("Department code"),
+            ("部门编码", "部门代码", *_CODE),
+            required=True,
+            example="RD-QA",
+        ),
+        Column(
+            "name",
+            gettext_lazy("Department name"),
+            ("部门名称", "部门", *_NAME),
+            required=True,
+            example="测试部",
+        ),
+        Column(
+            "parent",
+            gettext_lazy("Parent department"),
+            ("上级部门", *_PARENT),
+            help=gettext_lazy(
+                "Code or full path of an existing department or of a row in "
+                "this file; empty for a top-level department."
+            ),
+            example="总部/研发中心",
+        ),
+        Column(
+            "head",
+            gettext_lazy("Head"),
+            ("负责人", "部门负责人", "head"),
+            help=gettext_lazy("Employee number or unique name of an existing person."),
+        ),
         Column("is_active", gettext_lazy("Active"), _ACTIVE, example="是"),
     )
 
@@ -297,25 +320,55 @@ class LocationImporter(TreeImporter):
     model = Location
     stored_fields = ("is_active", "kind", "is_warehouse")
     columns = (
-        Column("code", gettext_lazy("Location code"), ("地点编码", "位置编码", *_CODE),
-               required=True, example="HQ-A-301"),
-        Column("name", gettext_lazy("Location name"), ("地点名称", "位置名称", "地点", *_NAME),
-               required=True, example="301会议室"),
-        Column("parent", gettext_lazy("Parent location"), ("上级地点", "上级位置", *_PARENT),
-               help=gettext_lazy("Code or full path; empty for a top-level location."),
-               example="总部园区/A座/3楼"),
-        Column("kind", gettext_lazy("Kind"), ("类型", "地点类型", "kind"),
-               help=gettext_lazy("Campus, building, floor, room or other."), example="房间"),
-        Column("is_warehouse", gettext_lazy("Warehouse"), ("仓库", "是否仓库", "warehouse"),
-               example="否"),
+        Column(
+            "code",
+            gettext_lazy("Location code"),
+            ("地点编码", "位置编码", *_CODE),
+            required=True,
+            example="HQ-A-301",
+        ),
+        Column(
+            "name",
+            gettext_lazy("Location name"),
+            ("地点名称", "位置名称", "地点", *_NAME),
+            required=True,
+            example="301会议室",
+        ),
+        Column(
+            "parent",
+            gettext_lazy("Parent location"),
+            ("上级地点", "上级位置", *_PARENT),
+            help=gettext_lazy("Code or full path; empty for a top-level location."),
+            example="总部园区/A座/3楼",
+        ),
+        Column(
+            "kind",
+            gettext_lazy("Kind"),
+            ("类型", "地点类型", "kind"),
+            help=gettext_lazy("Campus, building, floor, room or other."),
+            example="房间",
+        ),
+        Column(
+            "is_warehouse",
+            gettext_lazy("Warehouse"),
+            ("仓库", "是否仓库", "warehouse"),
+            example="否",
+        ),
         Column("is_active", gettext_lazy("Active"), _ACTIVE, example="是"),
     )
 
     def prepare(self) -> None:
         super().prepare()
         self.kinds = choice_lookup(
-            Location.Kind, {"园区": "campus", "楼": "building", "楼栋": "building",
-                            "楼层": "floor", "房间": "room", "其他": "other"}
+            Location.Kind,
+            {
+                "园区": "campus",
+                "楼": "building",
+                "楼栋": "building",
+                "楼层": "floor",
+                "房间": "room",
+                "其他": "other",
+            },
         )
 
     def parse_fields(self, row: Row) -> dict:
@@ -334,30 +387,48 @@ class PersonImporter(Importer):
     label = gettext_lazy("People")
     permission = "assets.add_person"
     columns = (
-        Column("employee_no", gettext_lazy("Employee number"),
-               ("工号", "员工编号", "员工号", "人员编号", "employee number", "employee no"),
-               required=True, example="E10001"),
-        Column("name", gettext_lazy("Name"), ("姓名", "名字", "name"), required=True,
-               example="张三"),
-        Column("department", gettext_lazy("Department"), ("部门", "所属部门", "department"),
-               help=gettext_lazy("Code or full path."), example="总部/研发中心/测试部"),
+        Column(
+            "employee_no",
+            gettext_lazy("Employee number"),
+            ("工号", "员工编号", "员工号", "人员编号", "employee number", "employee no"),
+            required=True,
+            example="E10001",
+        ),
+        Column(
+            "name", gettext_lazy("Name"), ("姓名", "名字", "name"), required=True, example="张三"
+        ),
+        Column(
+            "department",
+            gettext_lazy("Department"),
+            ("部门", "所属部门", "department"),
+            help=gettext_lazy("Code or full path."),
+            example="总部/研发中心/测试部",
+        ),
         Column("title", gettext_lazy("Job title"), ("职务", "岗位", "职位", "title")),
         Column("phone", gettext_lazy("Phone"), ("电话", "手机", "手机号", "联系电话", "phone")),
         Column("email", gettext_lazy("Email"), ("邮箱", "电子邮箱", "邮件", "email")),
         Column("dingtalk_id", gettext_lazy("DingTalk user ID"), ("钉钉id", "钉钉", "dingtalk")),
         Column("wecom_id", gettext_lazy("WeCom user ID"), ("企业微信id", "企业微信", "wecom")),
-        Column("is_active", gettext_lazy("Employed"), ("在职", "是否在职", "employed"),
-               example="是"),
+        Column(
+            "is_active", gettext_lazy("Employed"), ("在职", "是否在职", "employed"), example="是"
+        ),
     )
-    _TEXT = {"name": 100, "title": 100, "phone": 50, "email": 254, "dingtalk_id": 100,
-             "wecom_id": 100}
+    _TEXT = {
+        "name": 100,
+        "title": 100,
+        "phone": 50,
+        "email": 254,
+        "dingtalk_id": 100,
+        "wecom_id": 100,
+    }
 
     def prepare(self) -> None:
         self.departments = TreeIndex(Department)
         self.existing = {
             r["employee_no"].casefold(): r
-            for r in Person.objects.values("id", "employee_no", "department_id", "is_active",
-                                           *self._TEXT)
+            for r in Person.objects.values(
+                "id", "employee_no", "department_id", "is_active", *self._TEXT
+            )
         }
         self.seen: dict[str, int] = {}
         self.creates: list[Person] = []
@@ -398,8 +469,7 @@ class PersonImporter(Importer):
                 self.error(
                     row,
                     "employee_no",
-                    _("Duplicate employee number: also in row %(row)s.")
-                    % {"row": self.seen[key]},
+                    _("Duplicate employee number: also in row %(row)s.") % {"row": self.seen[key]},
                 )
                 continue
             self.seen[key] = row.number

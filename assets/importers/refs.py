@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+
 from django.utils.translation import gettext as _
 
 from itassets.importing.values import CellError, to_halfwidth
@@ -322,7 +323,12 @@ class ModelIndex:
         self.keys: dict[str, list[int]] = {}
         self.pending = _Pending()
         rows = AssetModel.objects.values_list(
-            "id", "name", "model_number", "manufacturer_id", "category_id", "default_warranty_months"
+            "id",
+            "name",
+            "model_number",
+            "manufacturer_id",
+            "category_id",
+            "default_warranty_months",
         )
         for pk, name, number, mfr, category, warranty in rows:
             self._add(pk, name, number, mfr, category, warranty)
@@ -341,23 +347,25 @@ class ModelIndex:
         hits = list(dict.fromkeys(hits))
         if len(hits) > 1:
             raise CellError(
-                _("Several models match “%(value)s”: add the manufacturer column or use the "
-                  "model number.")
+                _(
+                    "Several models match “%(value)s”: add the manufacturer column or use the "
+                    "model number."
+                )
                 % {"value": text}
             )
         return hits[0] if hits else None
 
-    def resolve(
-        self, text: str, *, manufacturer_id: int | None, category_id: int | None
-    ) -> int:
+    def resolve(self, text: str, *, manufacturer_id: int | None, category_id: int | None) -> int:
         pk = self.find(text, manufacturer_id)
         if pk is not None:
             return pk
         if self.create_missing:
             if manufacturer_id is None or category_id is None:
                 raise CellError(
-                    _("Unknown model “%(value)s”; to create it, give its manufacturer and "
-                      "category.")
+                    _(
+                        "Unknown model “%(value)s”; to create it, give its manufacturer and "
+                        "category."
+                    )
                     % {"value": text}
                 )
             name = str(text).strip()
@@ -405,4 +413,3 @@ def manufacturers_index(*, create_missing: bool = False) -> NameIndex:
 
 def suppliers_index(*, create_missing: bool = False) -> NameIndex:
     return NameIndex(Supplier, create_missing=create_missing)
-

@@ -57,7 +57,7 @@ def _register(catalog):
     in_use = _asset(
         catalog,
         tag="IT-1",
-        name="=HYPERLINK(\"http://x\")",
+        name='=HYPERLINK("http://x")',
         serial_number="-SN1",
         status=Status.IN_USE,
         holder=twin,
@@ -100,9 +100,9 @@ def test_formula_like_text_is_neutralised_and_read_back_as_text(catalog, client_
     assert xlsx.status_code == 200
     sheet = load_workbook(io.BytesIO(b"".join(xlsx.streaming_content))).active
     header = [c.value for c in sheet[1]]
-    row = {h: c for h, c in zip(header, sheet[2], strict=False)}
+    row = dict(zip(header, sheet[2], strict=False))
     for column, text in [
-        ("Name", "'=HYPERLINK(\"http://x\")"),
+        ("Name", '\'=HYPERLINK("http://x")'),
         ("Serial number", "'-SN1"),
         ("Purchase order number", "'+PO1"),
         ("Invoice number", "'@INV"),
@@ -114,7 +114,7 @@ def test_formula_like_text_is_neutralised_and_read_back_as_text(catalog, client_
     assert body.startswith(b"\xef\xbb\xbf")
     records = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
     values = dict(zip(records[0], records[1], strict=False))
-    assert values["Name"] == "'=HYPERLINK(\"http://x\")"
+    assert values["Name"] == '\'=HYPERLINK("http://x")'
     assert values["Notes"] == "'\tTAB 备注"
     assert values["Cost (CNY)"] == "12999.50"
 
@@ -128,9 +128,17 @@ def test_the_export_follows_the_list_filters_and_the_data_scope(catalog, client_
 
     # when a clerk exports "in use" only, and the employee exports everything
     clerk_csv = client_as("clerk").get("/assets/export.csv", {"status": "in_use"})
-    tags = [r[0] for r in csv.reader(io.StringIO(b"".join(clerk_csv.streaming_content).decode("utf-8-sig")))]
+    tags = [
+        r[0]
+        for r in csv.reader(io.StringIO(b"".join(clerk_csv.streaming_content).decode("utf-8-sig")))
+    ]
     employee_csv = client_as(user=employee).get("/assets/export.csv")
-    own = [r[0] for r in csv.reader(io.StringIO(b"".join(employee_csv.streaming_content).decode("utf-8-sig")))]
+    own = [
+        r[0]
+        for r in csv.reader(
+            io.StringIO(b"".join(employee_csv.streaming_content).decode("utf-8-sig"))
+        )
+    ]
 
     # then the clerk gets the in-use assets, the employee only their own
     assert sorted(tags[1:]) == ["IT-1", "IT-MINE"]
@@ -147,7 +155,9 @@ def test_an_export_imported_again_changes_nothing(catalog, clerk, tmp_path, fmt)
     # given a register with every kind of value, and two models of the same name
     _register(catalog)
     AssetModel.objects.create(
-        category=catalog["laptop"], manufacturer=catalog["lenovo"], name="ThinkPad X1",
+        category=catalog["laptop"],
+        manufacturer=catalog["lenovo"],
+        name="ThinkPad X1",
         model_number="21KD",
     )
     path = tmp_path / f"export.{fmt}"

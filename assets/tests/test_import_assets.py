@@ -49,8 +49,11 @@ def test_new_assets_get_tags_in_one_block_an_import_event_and_a_history_row(
     # given two new rows without tags
     path = write_csv(
         tmp_path / "new.csv",
-        [HEADER, ["", "ThinkPad X1", "SN1", "", "QA", "", "", "100", "8GB"],
-         ["", "ThinkPad X1", "SN2", "张三", "", "", "", "", "16GB"]],
+        [
+            HEADER,
+            ["", "ThinkPad X1", "SN1", "", "QA", "", "", "100", "8GB"],
+            ["", "ThinkPad X1", "SN2", "张三", "", "", "", "", "16GB"],
+        ],
     )
 
     # when imported by a clerk
@@ -63,23 +66,34 @@ def test_new_assets_get_tags_in_one_block_an_import_event_and_a_history_row(
     assert (first.status, second.status) == (Status.IN_STOCK, Status.IN_USE)
     assert (second.holder, first.created_by, first.updated_by) == (catalog["person"], clerk, clerk)
     # an import event names the file and the row, and the history starts with "created"
-    events = list(AssetEvent.objects.order_by("payload__row").values_list(
-        "asset__serial_number", "transition", "to_status", "actor", "payload"))
+    events = list(
+        AssetEvent.objects.order_by("payload__row").values_list(
+            "asset__serial_number", "transition", "to_status", "actor", "payload"
+        )
+    )
     assert events == [
         ("SN1", "import", "in_stock", clerk.pk, {"file": "new.csv", "row": 2}),
         ("SN2", "import", "in_use", clerk.pk, {"file": "new.csv", "row": 3}),
     ]
     record = first.history.get()
     assert (record.history_type, record.history_change_reason, record.history_user) == (
-        "+", "import", clerk
+        "+",
+        "import",
+        clerk,
     )
     assert (record.tag, record.serial_number, record.cost) == (first.tag, "SN1", Decimal("100"))
 
 
 def test_an_existing_tag_updates_only_the_given_cells(catalog, tmp_path):
     # given an asset with a location and notes
-    asset = _asset(catalog, tag="IT-1", serial_number="S-1", location=catalog["room"],
-                   notes="keep me", cost=Decimal("5.00"))
+    asset = _asset(
+        catalog,
+        tag="IT-1",
+        serial_number="S-1",
+        location=catalog["room"],
+        notes="keep me",
+        cost=Decimal("5.00"),
+    )
     path = write_csv(
         tmp_path / "upd.csv",
         [["资产编号", "使用部门", "金额", "备注", "存放地点"], ["IT-1", "QA", "¥6.00", "", ""]],
@@ -92,7 +106,10 @@ def test_an_existing_tag_updates_only_the_given_cells(catalog, tmp_path):
     assert (result.errors, result.created, result.updated) == ([], 0, 1)
     asset.refresh_from_db()
     assert (asset.department, asset.cost, asset.notes, asset.location) == (
-        catalog["qa"], Decimal("6.00"), "keep me", catalog["room"]
+        catalog["qa"],
+        Decimal("6.00"),
+        "keep me",
+        catalog["room"],
     )
     assert list(
         asset.history.filter(history_type="~").values_list("history_change_reason", flat=True)
@@ -131,9 +148,13 @@ def test_the_status_of_an_existing_asset_is_not_changed_by_an_import(catalog, tm
     result = import_file(kind="assets", path=path)
 
     assert _errors(result) == [
-        (2, "状态", "已处置",
-         "The status of an existing asset changes only through lifecycle actions "
-         "(now “In stock / idle”)."),
+        (
+            2,
+            "状态",
+            "已处置",
+            "The status of an existing asset changes only through lifecycle actions "
+            "(now “In stock / idle”).",
+        ),
     ]
     asset.refresh_from_db()
     assert (asset.status, asset.notes) == (Status.IN_STOCK, "")
@@ -158,8 +179,11 @@ def test_a_dry_run_validates_and_writes_nothing(catalog, tmp_path):
     _asset(catalog, tag="IT-1")
     path = write_csv(
         tmp_path / "d.csv",
-        [HEADER, ["IT-1", "", "", "", "QA", "", "", "", ""],
-         ["", "ThinkPad X1", "SN2", "", "", "", "", "", "8GB"]],
+        [
+            HEADER,
+            ["IT-1", "", "", "", "QA", "", "", "", ""],
+            ["", "ThinkPad X1", "SN2", "", "", "", "", "", "8GB"],
+        ],
     )
 
     result = import_file(kind="assets", path=path, dry_run=True)
@@ -173,11 +197,13 @@ def test_duplicates_within_the_file_and_against_the_database(catalog, tmp_path):
     _asset(catalog, tag="IT-OLD", serial_number="SN-OLD")
     path = write_csv(
         tmp_path / "dup.csv",
-        [HEADER,
-         ["IT-1", "ThinkPad X1", "SN1", "", "", "", "", "", "8GB"],
-         ["it-1", "ThinkPad X1", "SN2", "", "", "", "", "", "8GB"],
-         ["", "ThinkPad X1", "SN1", "", "", "", "", "", "8GB"],
-         ["IT-2", "ThinkPad X1", "SN-OLD", "", "", "", "", "", "8GB"]],
+        [
+            HEADER,
+            ["IT-1", "ThinkPad X1", "SN1", "", "", "", "", "", "8GB"],
+            ["it-1", "ThinkPad X1", "SN2", "", "", "", "", "", "8GB"],
+            ["", "ThinkPad X1", "SN1", "", "", "", "", "", "8GB"],
+            ["IT-2", "ThinkPad X1", "SN-OLD", "", "", "", "", "", "8GB"],
+        ],
     )
 
     result = import_file(kind="assets", path=path)
@@ -193,10 +219,21 @@ def test_references_by_code_path_name_and_employee_number(catalog, tmp_path):
     other = PersonFactory(employee_no="E002", name="张三")  # a second 张三
     path = write_csv(
         tmp_path / "r.csv",
-        [["型号", "序列号", "使用人", "使用人工号", "使用部门", "存放地点", "供应商", "内存"],
-         ["ThinkPad X1", "S1", "", "E002", "总部 / 研发中心 / 测试部", "A座", "京东企业购", "8GB"],
-         ["ThinkPad X1", "S2", "张三", "", "", "", "", "8GB"],
-         ["ThinkPad X1", "S3", "张三（E001）", "", "", "", "", "8GB"]],
+        [
+            ["型号", "序列号", "使用人", "使用人工号", "使用部门", "存放地点", "供应商", "内存"],
+            [
+                "ThinkPad X1",
+                "S1",
+                "",
+                "E002",
+                "总部 / 研发中心 / 测试部",
+                "A座",
+                "京东企业购",
+                "8GB",
+            ],
+            ["ThinkPad X1", "S2", "张三", "", "", "", "", "8GB"],
+            ["ThinkPad X1", "S3", "张三（E001）", "", "", "", "", "8GB"],
+        ],
     )
 
     result = import_file(kind="assets", path=path)
@@ -205,16 +242,28 @@ def test_references_by_code_path_name_and_employee_number(catalog, tmp_path):
         (3, "使用人", "张三", "Several people are called “张三”: give the employee number."),
     ]
     # fix the ambiguous row and import again
-    rows = [r for r in [
+    rows = [
         ["型号", "序列号", "使用人", "使用人工号", "使用部门", "存放地点", "供应商", "内存"],
-        ["ThinkPad X1", "S1", "", "E002", "总部 / 研发中心 / 测试部", "A座", "京东企业购", "8GB"],
+        [
+            "ThinkPad X1",
+            "S1",
+            "",
+            "E002",
+            "总部 / 研发中心 / 测试部",
+            "A座",
+            "京东企业购",
+            "8GB",
+        ],
         ["ThinkPad X1", "S3", "张三（E001）", "", "", "", "", "8GB"],
-    ]]
+    ]
     result = import_file(kind="assets", path=write_csv(tmp_path / "r2.csv", rows))
     assert result.errors == []
     s1, s3 = Asset.objects.order_by("serial_number")
     assert (s1.holder, s1.department.code, s1.location.name, s1.supplier) == (
-        other, "QA", "A座", catalog["supplier"]
+        other,
+        "QA",
+        "A座",
+        catalog["supplier"],
     )
     assert s3.holder == catalog["person"]
 
@@ -222,15 +271,28 @@ def test_references_by_code_path_name_and_employee_number(catalog, tmp_path):
 def test_unknown_references_are_errors_unless_they_may_be_created(catalog, tmp_path):
     rows = [
         ["型号", "品牌", "分类", "序列号", "使用部门", "存放地点", "供应商", "内存"],
-        ["T14", "联想", "PC-LAPTOP", "S1", "总部/研发中心/新部门", "新园区/1号楼", "新供应商", "8GB"],
+        [
+            "T14",
+            "联想",
+            "PC-LAPTOP",
+            "S1",
+            "总部/研发中心/新部门",
+            "新园区/1号楼",
+            "新供应商",
+            "8GB",
+        ],
         ["Mate X", "华为", "计算机设备/笔记本电脑", "S2", "总部/研发中心/新部门", "", "", "8GB"],
     ]
     path = write_csv(tmp_path / "m.csv", rows)
 
     result = import_file(kind="assets", path=path)
     assert [(e.row, e.column) for e in result.errors] == [
-        (2, "型号"), (2, "使用部门"), (2, "存放地点"), (2, "供应商"),
-        (3, "品牌"), (3, "使用部门"),
+        (2, "型号"),
+        (2, "使用部门"),
+        (2, "存放地点"),
+        (2, "供应商"),
+        (3, "品牌"),
+        (3, "使用部门"),
     ]
     assert result.errors[1].reason == (
         "Unknown department “总部/研发中心/新部门”: give its code or full path."
@@ -240,10 +302,17 @@ def test_unknown_references_are_errors_unless_they_may_be_created(catalog, tmp_p
 
     assert result.errors == []
     assert result.refs_created == {
-        "manufacturers": 1, "suppliers": 1, "departments": 1, "locations": 2, "models": 2
+        "manufacturers": 1,
+        "suppliers": 1,
+        "departments": 1,
+        "locations": 2,
+        "models": 2,
     }
     new_dept = Department.objects.get(name="新部门")
-    assert (new_dept.full_name, Department.objects.get_parent(new_dept)) == ("总部/研发中心/新部门", catalog["rd"])
+    assert (new_dept.full_name, Department.objects.get_parent(new_dept)) == (
+        "总部/研发中心/新部门",
+        catalog["rd"],
+    )
     assert catalog["rd"].__class__.objects.get(pk=catalog["rd"].pk).numchild == 2
     building = Location.objects.get(name="1号楼")
     assert (building.full_name, building.depth) == ("新园区/1号楼", 2)
@@ -259,12 +328,14 @@ def test_unknown_references_are_errors_unless_they_may_be_created(catalog, tmp_p
 def test_statuses_by_chinese_or_english_label_and_starting_states(catalog, tmp_path):
     path = write_csv(
         tmp_path / "st.csv",
-        [["型号", "序列号", "状态", "使用部门", "内存"],
-         ["ThinkPad X1", "S1", "In use", "QA", "8GB"],
-         ["ThinkPad X1", "S2", "已订购", "", "8GB"],
-         ["ThinkPad X1", "S3", "借出", "", "8GB"],
-         ["ThinkPad X1", "S4", "坏了", "", "8GB"],
-         ["ThinkPad X1", "S5", "在用", "", "8GB"]],
+        [
+            ["型号", "序列号", "状态", "使用部门", "内存"],
+            ["ThinkPad X1", "S1", "In use", "QA", "8GB"],
+            ["ThinkPad X1", "S2", "已订购", "", "8GB"],
+            ["ThinkPad X1", "S3", "借出", "", "8GB"],
+            ["ThinkPad X1", "S4", "坏了", "", "8GB"],
+            ["ThinkPad X1", "S5", "在用", "", "8GB"],
+        ],
     )
 
     result = import_file(kind="assets", path=path)
@@ -293,7 +364,10 @@ def test_the_category_must_be_the_models(catalog, tmp_path):
 def test_csv_encodings_are_detected(catalog, tmp_path, encoding, detected):
     path = write_csv(
         tmp_path / "e.csv",
-        [["型号", "序列号", "使用部门", "备注", "内存"], ["ThinkPad X1", "S1", "测试部", "测试备注", "8GB"]],
+        [
+            ["型号", "序列号", "使用部门", "备注", "内存"],
+            ["ThinkPad X1", "S1", "测试部", "测试备注", "8GB"],
+        ],
         encoding=encoding,
     )
 
@@ -304,7 +378,9 @@ def test_csv_encodings_are_detected(catalog, tmp_path, encoding, detected):
 
 
 def test_a_wrong_encoding_given_explicitly_is_reported(catalog, tmp_path):
-    path = write_csv(tmp_path / "e.csv", [["型号", "备注"], ["ThinkPad X1", "备注"]], encoding="gbk")
+    path = write_csv(
+        tmp_path / "e.csv", [["型号", "备注"], ["ThinkPad X1", "备注"]], encoding="gbk"
+    )
 
     result = import_file(kind="assets", path=path, encoding="utf-8")
 
@@ -342,8 +418,11 @@ def test_new_explicit_tags_never_clash_with_reserved_tags(catalog, tmp_path):
     next_tag = prefix + fmt.format(seq=1)
     path = write_xlsx(
         tmp_path / "t.xlsx",
-        [["资产编号", "型号", "序列号", "内存"], [next_tag, "ThinkPad X1", "S1", "8GB"],
-         ["", "ThinkPad X1", "S2", "8GB"]],
+        [
+            ["资产编号", "型号", "序列号", "内存"],
+            [next_tag, "ThinkPad X1", "S1", "8GB"],
+            ["", "ThinkPad X1", "S2", "8GB"],
+        ],
     )
 
     result = import_file(kind="assets", path=path)
@@ -358,8 +437,10 @@ def test_queries_do_not_grow_with_rows(catalog, tmp_path):
     for i in range(100):
         _asset(catalog, tag=f"OLD-{i}", serial_number=f"OLD-SN-{i}")
     rows = [[f"OLD-{i}", "", "", "", "QA", "", "", "", ""] for i in range(100)]
-    rows += [["", "ThinkPad X1", f"SN{i}", "E001", "QA", "R301", "在用", "¥1,000", "8GB"]
-             for i in range(5000)]
+    rows += [
+        ["", "ThinkPad X1", f"SN{i}", "E001", "QA", "R301", "在用", "¥1,000", "8GB"]
+        for i in range(5000)
+    ]
     path = write_csv(tmp_path / "big.csv", [HEADER, *rows])
 
     # when imported

@@ -48,6 +48,7 @@ def test_the_committed_files_are_what_the_script_writes(tmp_path, monkeypatch):
     monkeypatch.setattr(make_messy, "HERE", tmp_path)
     # when it runs
     make_messy.main()
+
     # then the committed workbook has the same cells and the CSV the same bytes
     def cells(path):
         return [tuple(r) for r in load_workbook(path).active.iter_rows(values_only=True)]

@@ -45,11 +45,19 @@ def test_departments_with_parents_in_any_order_renames_and_no_moves(db, tmp_path
     assert Department.objects.get(code="SALES").is_active is False
     assert Department.objects.find_problems() == ([], [], [], [], [])
     # moving an existing department is refused; unknown parents and cycles are reported
-    moved = [["部门编码", "部门名称", "上级部门"], ["QA", "测试部", "SALES"], ["X", "X", "Y"],
-             ["Y", "Y", "X"], ["Z", "Z", "不存在"]]
+    moved = [
+        ["部门编码", "部门名称", "上级部门"],
+        ["QA", "测试部", "SALES"],
+        ["X", "X", "Y"],
+        ["Y", "Y", "X"],
+        ["Z", "Z", "不存在"],
+    ]
     result = import_file(kind="departments", path=write_csv(tmp_path / "m.csv", moved))
     assert [(row, column) for row, column, _reason in _errors(result)] == [
-        (2, "上级部门"), (3, "上级部门"), (4, "上级部门"), (5, "上级部门")
+        (2, "上级部门"),
+        (3, "上级部门"),
+        (4, "上级部门"),
+        (5, "上级部门"),
     ]
     assert _errors(result)[0][2] == (
         "Moving an existing entry to another parent is done in the admin."
@@ -71,7 +79,11 @@ def test_locations_with_kinds_and_warehouses(db, tmp_path):
     result = import_file(kind="locations", path=write_xlsx(tmp_path / "l.xlsx", rows[:4]))
     assert result.errors == []
     store = Location.objects.get(code="HQ-A-B1")
-    assert (store.full_name, store.is_warehouse, store.kind) == ("总部园区/A座/B1仓库", True, "room")
+    assert (store.full_name, store.is_warehouse, store.kind) == (
+        "总部园区/A座/B1仓库",
+        True,
+        "room",
+    )
     assert Location.objects.get(code="HQ").kind == "campus"
 
 
@@ -105,12 +117,54 @@ def test_categories_with_custom_field_schemas(db, tmp_path):
     pc = CategoryFactory(code="PC", name="计算机设备")
     CustomField.objects.create(category=pc, key="memory", label="内存", field_type="text")
     rows = [
-        ["分类编码", "分类名称", "上级分类", "资产类别", "使用年限(月)", "残值率", "折旧方法",
-         "字段1名称", "字段1类型", "字段1必填", "字段1选项", "字段2名称", "字段2类型", "字段2标识"],
-        ["PC", "计算机设备", "", "固定资产", "", "", "", "内存", "选项", "是", "8GB、16GB", "", "",
-         ""],
-        ["PC-LAPTOP", "笔记本电脑", "PC", "低值易耗品", 36, "5%", "双倍余额递减法", "屏幕尺寸",
-         "小数", "否", "", "Touch", "是否", "touch"],
+        [
+            "分类编码",
+            "分类名称",
+            "上级分类",
+            "资产类别",
+            "使用年限(月)",
+            "残值率",
+            "折旧方法",
+            "字段1名称",
+            "字段1类型",
+            "字段1必填",
+            "字段1选项",
+            "字段2名称",
+            "字段2类型",
+            "字段2标识",
+        ],
+        [
+            "PC",
+            "计算机设备",
+            "",
+            "固定资产",
+            "",
+            "",
+            "",
+            "内存",
+            "选项",
+            "是",
+            "8GB、16GB",
+            "",
+            "",
+            "",
+        ],
+        [
+            "PC-LAPTOP",
+            "笔记本电脑",
+            "PC",
+            "低值易耗品",
+            36,
+            "5%",
+            "双倍余额递减法",
+            "屏幕尺寸",
+            "小数",
+            "否",
+            "",
+            "Touch",
+            "是否",
+            "touch",
+        ],
     ]
 
     result = import_file(kind="categories", path=write_xlsx(tmp_path / "c.xlsx", rows))
@@ -119,15 +173,21 @@ def test_categories_with_custom_field_schemas(db, tmp_path):
     memory = CustomField.objects.get(category=pc, key="memory")
     assert (memory.field_type, memory.required, memory.choices) == ("choice", True, ["8GB", "16GB"])
     laptop = Category.objects.get(code="PC-LAPTOP")
-    assert (laptop.asset_class, laptop.useful_life_months, str(laptop.residual_rate),
-            laptop.depreciation_method) == ("low_value", 36, "5.00", "double_declining")
+    assert (
+        laptop.asset_class,
+        laptop.useful_life_months,
+        str(laptop.residual_rate),
+        laptop.depreciation_method,
+    ) == ("low_value", 36, "5.00", "double_declining")
     fields = list(laptop.fields.order_by("position").values_list("key", "label", "field_type"))
     assert fields[1] == ("touch", "Touch", "boolean")
     assert fields[0][1:] == ("屏幕尺寸", "decimal")
     assert fields[0][0].startswith("f_")
     # a choice without options and a field without type are reported
-    bad = [rows[0], ["PC", "计算机设备", "", "", "", "", "", "颜色", "选项", "", "", "新字段", "",
-                     ""]]
+    bad = [
+        rows[0],
+        ["PC", "计算机设备", "", "", "", "", "", "颜色", "选项", "", "", "新字段", "", ""],
+    ]
     result = import_file(kind="categories", path=write_xlsx(tmp_path / "b.xlsx", bad))
     assert _errors(result) == [
         (2, "字段1类型", "A choice field needs at least one option."),

@@ -394,6 +394,15 @@ EXPECTATIONS: dict[str, list[Case]] = {
             data=lambda w: {"tags": w.other.tag, "format": "50x30"},
         ),
     ],
+    "assets:export": [
+        Case(
+            "the list as CSV (each role its own scope)",
+            expect(200, norole=403),
+            args=lambda w: {"fmt": "csv"},
+        ),
+        Case("the list as Excel", expect(200, norole=403), args=lambda w: {"fmt": "xlsx"}),
+        Case("an unknown format", expect(404), args=lambda w: {"fmt": "pdf"}),
+    ],
     "assets:unconfirmed": [Case("unconfirmed handovers", expect(403, admin=200, clerk=200))],
     "assets:bulk": [
         *[

@@ -48,9 +48,7 @@ def asset_export(request, fmt: str):
         response = StreamingHttpResponse(iter_csv(header, rows), content_type=CSV_CONTENT_TYPE)
         response["Content-Disposition"] = content_disposition_header(True, filename)
         return response
-    out = tempfile.TemporaryFile()
+    out = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it)
     write_xlsx(header, rows, out)
     out.seek(0)
-    return FileResponse(
-        out, as_attachment=True, filename=filename, content_type=XLSX_CONTENT_TYPE
-    )
+    return FileResponse(out, as_attachment=True, filename=filename, content_type=XLSX_CONTENT_TYPE)

@@ -40,7 +40,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -504,12 +504,21 @@ def document_create_and_post(
 ) -> PostResult:
     """Create and post a document in one transaction: if posting is refused nothing is
     left behind, not even a draft (scanners, requisition fulfilment). A replayed
-    ``idempotency_key`` returns the first request's result without changing anything."""
+    ``idempotency_key`` returns the first request's result without changing anything.
+
+    The key is looked up only when the request cannot be a first one: when its input no
+    longer validates (e.g. the requisition it fulfilled has nothing left to issue) or its
+    insert collides with the first request's document. A first request (the usual case)
+    costs no extra query.
+    """
     idempotency_key = (idempotency_key or "").strip()[:64] or None
-    existing = _existing_by_key(idempotency_key)
-    if existing is not None:
+    try:
+        draft = _validate(actor=actor, type=type, header=header, lines=lines)
+    except (ValidationError, PermissionDenied):
+        existing = _existing_by_key(idempotency_key)
+        if existing is None:
+            raise
         return document_post(document=existing, actor=actor)
-    draft = _validate(actor=actor, type=type, header=header, lines=lines)
     _check_may_post(
         actor, Document(type=type, warehouse=draft.header["warehouse"]), keeper_checked=True
     )

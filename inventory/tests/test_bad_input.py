@@ -12,7 +12,7 @@ from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from inventory import services
 from inventory.models import Document, DocumentLine, LedgerEntry, Stock
@@ -292,6 +292,21 @@ def test_issuing_more_than_on_hand_is_refused_naming_item_warehouse_and_quantiti
     draft.refresh_from_db()
     assert (draft.status, draft.number) == ("draft", None)
     assert state() == before
+
+
+def test_the_shortage_message_is_chinese_for_chinese_users(keeper, warehouse, stocked, person):
+    with translation.override("zh-hans"), pytest.raises(services.StockShortage) as exc:
+        services.document_create_and_post(
+            actor=keeper,
+            type="issue",
+            warehouse=warehouse,
+            person=person,
+            lines=[{"item": stocked, "quantity": 11}],
+        )
+    message = exc.value.messages[0]
+    assert not message.startswith("Not enough stock")  # translated
+    for part in ("硒鼓（TONER-26A）", str(warehouse), "10盒", "11盒"):
+        assert part in message
 
 
 def test_issuing_from_a_warehouse_that_never_had_the_item_is_refused(keeper, stocked, person):

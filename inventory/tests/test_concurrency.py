@@ -15,7 +15,7 @@ from decimal import Decimal as D
 
 import pytest
 from django.db import connection, connections
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from assets.tests.factories import PersonFactory
 from inventory import services
@@ -39,6 +39,7 @@ def run_concurrently(work, tasks, *, threads=THREADS):
     lock = threading.Lock()
 
     def worker():
+        translation.activate("en")  # per thread, like the test's own language
         try:
             start.wait(timeout=60)
             while True:
@@ -154,6 +155,38 @@ def test_one_draft_posted_by_ten_threads_at_once_is_posted_once():
     assert sorted(r.posted for r in results) == [False] * 9 + [True]
     assert LedgerEntry.objects.count() == 1
     assert Stock.objects.values_list("quantity", "value").get() == (D("5"), D("10.00"))
+
+
+def test_the_same_request_sent_by_ten_threads_at_once_posts_once():
+    keeper = _keeper()
+    warehouse = WarehouseFactory(keepers=[keeper])
+    item = ItemFactory()
+    person = PersonFactory()
+    services.document_create_and_post(
+        actor=keeper,
+        type="receipt",
+        warehouse=warehouse,
+        lines=[{"item": item, "quantity": 5, "unit_cost": "2.00"}],
+    )
+
+    results, errors = run_concurrently(
+        lambda _: services.document_create_and_post(
+            actor=keeper,
+            type="issue",
+            warehouse=warehouse,
+            person=person,
+            idempotency_key="scanner-7-000123",
+            lines=[{"item": item, "quantity": 1}],
+        ),
+        range(10),
+        threads=10,
+    )
+
+    assert errors == []
+    assert sorted(r.posted for r in results) == [False] * 9 + [True]
+    assert len({r.document.pk for r in results}) == 1
+    assert Document.objects.filter(type="issue").count() == 1
+    assert Stock.objects.values_list("quantity", flat=True).get() == D("4")
 
 
 def test_lines_in_opposite_orders_do_not_deadlock():

@@ -280,3 +280,22 @@ def test_the_selectors_show_each_person_their_part(org, stocked, keeper, make_us
     assert selectors.requisition_get(user=org.employee, pk=mine.pk) is None
     assert selectors.requisition_get(user=org.head, pk=mine.pk) == mine
     assert selectors.requisition_get(user=keeper, pk=mine.pk) == mine
+
+
+def test_a_replayed_fulfilment_changes_nothing(org, stocked, keeper, warehouse):
+    requisition = RequisitionFactory(
+        requester=org.tester_person, approved=True, lines=[(stocked, 2)]
+    )
+
+    def fulfil():
+        return services.requisition_fulfil(
+            requisition=requisition, actor=keeper, warehouse=warehouse, idempotency_key="fulfil-1"
+        )
+
+    first = fulfil()
+    before = snapshot(requisition)
+    again = fulfil()
+
+    assert (first.posted, again.posted) == (True, False)
+    assert again.document.pk == first.document.pk
+    assert snapshot(requisition) == before

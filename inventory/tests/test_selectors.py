@@ -72,8 +72,8 @@ def test_ledger_pages_newest_first_by_keyset(item, long_ledger):
     assert (last.older, last.has_older) == (None, False)
     assert [e.pk for e in back.entries] == ids[:50]
     assert back.newer is None
-    assert len(first_queries) == 1  # one index range read, relations joined
-    assert len(last_queries) == 2  # plus "is there anything newer?"
+    assert len(first_queries) == 3  # an index range read; its documents and warehouses
+    assert len(last_queries) == 4  # plus "is there anything newer?"
     with CaptureQueriesContext(connection) as shown:
         [(e.document.type, e.warehouse.location.name) for e in first.entries]
     assert len(shown) == 0  # what the page shows came with it

@@ -30,7 +30,16 @@ def _converter(field: models.Field) -> Callable | None:
         return lambda v: None if v is None else json.dumps(v, cls=encoder)
     if isinstance(field, models.DateTimeField):
         adapt = connection.ops.adapt_datetimefield_value
-        return lambda v: None if v is None else adapt(v)
+        last: list = [None, None]  # an import stamps every row with the same time
+
+        def convert(v):
+            if v is None:
+                return None
+            if v is not last[0]:
+                last[:] = [v, adapt(v)]
+            return last[1]
+
+        return convert
     if isinstance(field, models.BooleanField):
         return lambda v: None if v is None else int(v)
     return None
@@ -86,9 +95,7 @@ def update_rows(model, names: Sequence[str], rows: Sequence[Sequence], *, batch=
         for start in range(0, len(rows), batch):
             chunk = _convert(rows[start : start + batch], converters)
             if connection.vendor == "mysql":
-                first = "SELECT " + ", ".join(
-                    f"%s AS {qn(c)}" for c in ["__pk", *columns]
-                )
+                first = "SELECT " + ", ".join(f"%s AS {qn(c)}" for c in ["__pk", *columns])
                 rest = " UNION ALL SELECT " + ", ".join(["%s"] * (len(columns) + 1))
                 derived = first + rest * (len(chunk) - 1)
                 assignments = ", ".join(f"t.{qn(c)} = v.{qn(c)}" for c in columns)
@@ -108,7 +115,8 @@ def ids_by(model, field: str, values: Sequence) -> dict:
     found = {}
     for start in range(0, len(values), INSERT_BATCH):
         found.update(
-            model._default_manager.filter(**{f"{field}__in": values[start : start + INSERT_BATCH]})
-            .values_list(field, "pk")
+            model._default_manager.filter(
+                **{f"{field}__in": values[start : start + INSERT_BATCH]}
+            ).values_list(field, "pk")
         )
     return found

@@ -120,8 +120,10 @@ class ImportCommand(BaseCommand):
             w(self.style.WARNING(warning))
         verb = _("would be") if result.dry_run or result.errors else _("were")
         w(
-            _("New: %(created)s, updated: %(updated)s, unchanged: %(unchanged)s (%(verb)s "
-              "written).")
+            _(
+                "New: %(created)s, updated: %(updated)s, unchanged: %(unchanged)s (%(verb)s "
+                "written)."
+            )
             % {
                 "created": f"{result.created:,}",
                 "updated": f"{result.updated:,}",
@@ -169,7 +171,11 @@ class _ProgressBar:
             self.phase = phase
             desc = _("validating") if phase == "validate" else _("writing")
             self.bar = tqdm(
-                total=total, desc=desc, unit=" rows", unit_scale=True, file=self.stream,
+                total=total,
+                desc=desc,
+                unit=" rows",
+                unit_scale=True,
+                file=self.stream,
                 dynamic_ncols=True,
             )
         if total and self.bar.total != total:

@@ -67,8 +67,10 @@ def import_upload_validate(upload) -> None:
     head = upload.read(8192)
     upload.seek(0)
     is_zip = head.startswith(b"PK\x03\x04")
-    if suffix not in ALLOWED_SUFFIXES or (suffix == ".xlsx") != is_zip or (
-        not is_zip and b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff"))
+    if (
+        suffix not in ALLOWED_SUFFIXES
+        or (suffix == ".xlsx") != is_zip
+        or (not is_zip and b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")))
     ):
         raise ValidationError(
             _("“%(name)s” is not an .xlsx workbook or a .csv file.") % {"name": upload.name},
@@ -78,8 +80,14 @@ def import_upload_validate(upload) -> None:
 
 @transaction.atomic
 def import_job_create(
-    *, actor, kind: str, upload, create_missing_refs: bool = False, encoding: str = "",
-    sheet: str = "", language: str | None = None,
+    *,
+    actor,
+    kind: str,
+    upload,
+    create_missing_refs: bool = False,
+    encoding: str = "",
+    sheet: str = "",
+    language: str | None = None,
 ) -> ImportJob:
     """Store the upload (private storage) and queue its validation."""
     if kind not in KINDS:
@@ -235,4 +243,3 @@ def import_job_validate(*, job_id: int) -> ImportJob | None:
 def import_job_run(*, job_id: int) -> ImportJob | None:
     """Import a confirmed job (validated again: the register may have changed meanwhile)."""
     return _run(job_id, dry_run=False)
-

@@ -210,15 +210,15 @@ def _open_csv(path: Path, *, encoding: str | None) -> Table:
         try:
             codecs.lookup(encoding)
         except LookupError:
-            raise ReadError(_("Unknown encoding “%(encoding)s”.") % {"encoding": encoding}) from None
+            raise ReadError(
+                _("Unknown encoding “%(encoding)s”.") % {"encoding": encoding}
+            ) from None
     else:
         encoding = detect_encoding(path)
     with open(path, "rb") as f:
         head = f.read(1 << 16)
         if b"\x00" in head and not encoding.startswith("utf-16"):
-            raise ReadError(
-                _("Unsupported file type: upload an .xlsx workbook or a .csv file.")
-            )
+            raise ReadError(_("Unsupported file type: upload an .xlsx workbook or a .csv file."))
     try:
         with open(path, encoding=encoding, newline="") as f:
             sample = f.read(1 << 15)
@@ -254,7 +254,8 @@ def _csv_rows(handle, delimiter: str, encoding: str) -> Iterator[tuple[int, list
     try:
         for record in reader:
             number += 1
-            if any(cell.strip() for cell in record):
+            joined = "".join(record)
+            if joined and not joined.isspace():
                 yield number, record
     except UnicodeDecodeError:
         raise _decode_error(encoding) from None

@@ -9,7 +9,8 @@ from importlib import import_module
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils.functional import lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -94,9 +95,19 @@ def import_file(
         total = result.created + result.updated
         if progress:
             progress("write", 0, total)
-        with transaction.atomic():
-            importer.write((lambda done: progress("write", done, total)) if progress else None)
-        result.written = True
+        try:
+            with transaction.atomic():
+                importer.write((lambda done: progress("write", done, total)) if progress else None)
+        except ValidationError as exc:  # a service refused a write (e.g. a stock posting)
+            importer.file_error(" ".join(exc.messages))
+        except IntegrityError as exc:  # a concurrent change between validation and write
+            logger.warning("import %s %s refused by the database: %s", kind, path.name, exc)
+            importer.file_error(
+                _("The database refused the import (the register changed meanwhile?); "
+                  "nothing was written. Check the file again.")
+            )
+        else:
+            result.written = True
     result.elapsed = timer.seconds
     logger.info(
         "import %s %s: %s",
@@ -176,9 +187,9 @@ def error_workbook_write(
     ``preview`` (a list) receives the first ``preview_limit`` bad rows as
     ``{"row", "cells", "bad": {column index: reason}}`` for the web page. Returns the number
     of rows written."""
-    from .values import cell_text
-
     from itassets.xlsx import STYLE_BOLD, STYLE_ERROR, STYLE_WRAP, XlsxWriter
+
+    from .values import cell_text
 
     by_row: dict[int, list] = {}
     file_level = []
@@ -213,7 +224,9 @@ def error_workbook_write(
                                 for issue in issues:
                                     if issue.col_index is not None:
                                         key = str(issue.col_index)
-                                        bad[key] = "；".join(filter(None, [bad.get(key), issue.reason]))
+                                        bad[key] = "；".join(
+                                            filter(None, [bad.get(key), issue.reason])
+                                        )
                                 preview.append(
                                     {
                                         "row": number,
@@ -227,9 +240,7 @@ def error_workbook_write(
             except ReadError:
                 pass
         errors = book.sheet(_("Errors"), widths=[10, 20, 30, 80])
-        errors.append(
-            [_("Row"), _("Column"), _("Value"), _("Reason")], styles=[STYLE_BOLD] * 4
-        )
+        errors.append([_("Row"), _("Column"), _("Value"), _("Reason")], styles=[STYLE_BOLD] * 4)
         for issue in [*file_level, *(e for e in result.errors if e.row is not None)]:
             errors.append(
                 [issue.row, issue.column, issue.value, issue.reason],
@@ -256,7 +267,9 @@ def template_write(*, kind: str, out, **options) -> None:
     importer.prepare()
     columns = importer.template_columns(**options)
     with XlsxWriter(out) as book:
-        sheet = book.sheet(str(KINDS[kind][0]), widths=[max(12, len(h) * 2 + 4) for h, *_ in columns])
+        sheet = book.sheet(
+            str(KINDS[kind][0]), widths=[max(12, len(h) * 2 + 4) for h, *_ in columns]
+        )
         sheet.append(
             [f"{h}*" if required else h for h, _help, required, _ex in columns],
             styles=[STYLE_BOLD] * len(columns),
@@ -280,16 +293,26 @@ def template_write(*, kind: str, out, **options) -> None:
 
 def _general_instructions() -> list[str]:
     return [
-        _("Columns marked * are required for new rows. Empty cells of existing rows are left "
-          "unchanged."),
-        _("The header row may have title rows above it; column order does not matter and "
-          "unknown columns are listed and skipped."),
-        _("Dates: 2024-05-01, 2024/5/1, 2024年5月1日, 20240501 or an Excel date. Amounts may "
-          "carry ¥, thousands separators or 元."),
-        _("Departments, locations and categories: their code or full path, such as "
-          "总部/研发中心/测试部. People: employee number or a unique name."),
-        _("The import is all or nothing: if any cell is wrong, nothing is written and every "
-          "problem is listed."),
+        _(
+            "Columns marked * are required for new rows. Empty cells of existing rows are left "
+            "unchanged."
+        ),
+        _(
+            "The header row may have title rows above it; column order does not matter and "
+            "unknown columns are listed and skipped."
+        ),
+        _(
+            "Dates: 2024-05-01, 2024/5/1, 2024年5月1日, 20240501 or an Excel date. Amounts may "
+            "carry ¥, thousands separators or 元."
+        ),
+        _(
+            "Departments, locations and categories: their code or full path, such as "
+            "总部/研发中心/测试部. People: employee number or a unique name."
+        ),
+        _(
+            "The import is all or nothing: if any cell is wrong, nothing is written and every "
+            "problem is listed."
+        ),
     ]
 
 

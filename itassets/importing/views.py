@@ -92,7 +92,7 @@ def import_template(request):
     if not form.is_valid():
         raise Http404
     kind, category = form.cleaned_data["kind"], form.cleaned_data["category"]
-    out = tempfile.TemporaryFile()
+    out = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it)
     template_write(kind=kind, out=out, category=category)
     out.seek(0)
     name = f"{kind}-template.xlsx" if category is None else f"{kind}-{category.code}-template.xlsx"
@@ -207,4 +207,3 @@ def export_download(request, pk: int):
     content_type = XLSX if job.fmt == "xlsx" else "text/csv; charset=utf-8"
     stamp = job.created_at.strftime("%Y%m%d-%H%M")
     return _download(job.file.name, f"{job.kind}-{stamp}.{job.fmt}", content_type)
-

@@ -555,6 +555,9 @@ def test_nginx_rules_match_the_application(tmp_path):
     # rate limits on login and imports, gzip, no version in Server
     assert "location = /accounts/login/ {\n    limit_req zone=itassets_login" in locations
     assert "location ^~ /imports/ {\n    limit_req zone=itassets_import" in locations
+    imports = int(re.search(r"/imports/ \{[^}]*client_max_body_size (\d+)m;", locations).group(1))
+    imports *= 1024 * 1024
+    assert settings.IMPORT_MAX_BYTES <= imports <= settings.IMPORT_MAX_BYTES + 2 * 1024 * 1024
     assert "gzip on;" in main
     assert "server_tokens off;" in main
     # proxy headers Django relies on (PROXY_COUNT=1, SECURE_PROXY_SSL_HEADER)

@@ -17,10 +17,14 @@ from itassets.models import ImportJob
 from itassets.xlsx import XlsxWriter
 
 HEADER = ["资产编号", "型号", "序列号", "使用部门", "购置日期", "金额", "内存"]
-GOOD = [["", "ThinkPad X1", "SN1", "QA", "2024/5/1", "¥1,000", "8GB"],
-        ["", "21KC", "SN2", "总部/研发中心", "20240502", "2000元", "16GB"]]
-BAD = [["", "ThinkPad X1", "SN1", "无此部门", "2024/5/1", "¥1,000", "8GB"],
-       ["", "21KC", "SN2", "总部/研发中心", "明天", "2000元", "16GB"]]
+GOOD = [
+    ["", "ThinkPad X1", "SN1", "QA", "2024/5/1", "¥1,000", "8GB"],
+    ["", "21KC", "SN2", "总部/研发中心", "20240502", "2000元", "16GB"],
+]
+BAD = [
+    ["", "ThinkPad X1", "SN1", "无此部门", "2024/5/1", "¥1,000", "8GB"],
+    ["", "21KC", "SN2", "总部/研发中心", "明天", "2000元", "16GB"],
+]
 
 
 @pytest.fixture
@@ -77,14 +81,22 @@ def test_the_template_is_generated_from_the_live_fields(catalog, clerk_client):
     book = load_workbook(io.BytesIO(b"".join(response.streaming_content)))
     data, guide = book.worksheets
     header = [c.value for c in data[1]]
-    assert header[:6] == ["Asset tag", "Name", "Category", "Manufacturer", "Model*", "Serial number"]
+    assert header[:6] == [
+        "Asset tag",
+        "Name",
+        "Category",
+        "Manufacturer",
+        "Model*",
+        "Serial number",
+    ]
     assert header[-3:] == ["内存插槽", "内存*", "处理器"]
     examples = list(data.iter_rows(min_row=2, values_only=True))
     assert len(examples) == 2
     assert examples[0][4] == "ThinkPad X1"
     assert guide.title == "Instructions"
     assert [r[0] for r in guide.iter_rows(min_row=2, max_row=3, values_only=True)] == [
-        "Asset tag", "Name"
+        "Asset tag",
+        "Name",
     ]
 
 
@@ -121,7 +133,8 @@ def test_a_file_with_errors_shows_every_problem_and_the_highlighted_rows(
     assert response.url == f"/imports/{job.pk}/"
     assert (job.state, job.rows, job.error_count, job.created_count) == ("invalid", 2, 2, 0)
     assert [(e["row"], e["column"], e["value"]) for e in job.errors] == [
-        (3, "使用部门", "无此部门"), (4, "购置日期", "明天")
+        (3, "使用部门", "无此部门"),
+        (4, "购置日期", "明天"),
     ]
     page = clerk_client.get(response.url)
     html = page.content.decode()
@@ -173,7 +186,9 @@ def test_a_good_file_is_previewed_then_imported_after_confirmation(
 def test_a_running_job_polls_its_panel(catalog, clerk_client, clerk):
     # given a job still waiting for its worker
     job = ImportJob.objects.create(
-        kind="assets", file="imports/x.xlsx", original_name="x.xlsx",
+        kind="assets",
+        file="imports/x.xlsx",
+        original_name="x.xlsx",
         created_by=clerk_client.user,
     )
 
