@@ -400,6 +400,12 @@ class AssetAdmin(TransitionActionsMixin, SimpleHistoryAdmin):
         "updated_by",
         "updated_at",
     )
+
+    def get_readonly_fields(self, request, obj=None):
+        # After creation, who holds the asset and where it is change only by transitions.
+        extra = ("department", "holder", "location") if obj is not None else ()
+        return (*super().get_readonly_fields(request, obj), *extra)
+
     fieldsets = (
         (None, {"fields": ("tag", "status", "model", "name", "serial_number")}),
         (_("Category"), {"fields": ("category", "manufacturer")}),

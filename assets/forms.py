@@ -24,6 +24,7 @@ from .models import (
     Supplier,
 )
 from .services import ALLOWED_TYPES
+from .services.register import PLACEMENT_FIELDS
 
 CF_PREFIX = "cf_"
 ISO_DATE = "%Y-%m-%d"  # what <input type="date"> sends and expects, whatever the locale
@@ -122,6 +123,12 @@ class AssetForm(BootstrapMixin, forms.ModelForm):
         self.fields["holder"].queryset = Person.objects.filter(is_active=True)
         self.fields["supplier"].queryset = Supplier.objects.all()
         self._keep_current_choices()
+        if self.instance.pk:  # placement changes only through lifecycle actions
+            for name in PLACEMENT_FIELDS:
+                self.fields[name].disabled = True
+                self.fields[name].help_text = _(
+                    "Changed through lifecycle actions (assign, transfer, return)."
+                )
 
         self.asset_model = self._chosen_model(model)
         category = self._chosen_category()

@@ -109,6 +109,14 @@ _EDITABLE = [
 ]
 
 
+# Set at creation; afterwards written only by lifecycle transitions.
+PLACEMENT_FIELDS = ("holder", "department", "location")
+
+
+def _pk(value):
+    return getattr(value, "pk", value) or None
+
+
 def _apply_fields(asset: Asset, *, model: AssetModel, data: dict) -> None:
     asset.model = model
     asset.category_id = model.category_id
@@ -183,8 +191,19 @@ def asset_create(
 def asset_update(
     *, actor, asset: Asset, model: AssetModel, data: dict, custom_values=None
 ) -> Asset:
-    """Edit an asset's register fields (never its status; see lifecycle)."""
+    """Edit an asset's register fields.
+
+    Never its status, nor who holds it and where it is: those change only through lifecycle
+    transitions (assign, transfer, return...), which record the event and the handover.
+    """
     locked = Asset.objects.select_for_update().get(pk=asset.pk)
+    moved = {
+        name: [_("Use a lifecycle action (assign, transfer or return) to change this.")]
+        for name in PLACEMENT_FIELDS
+        if name in data and _pk(data[name]) != getattr(locked, f"{name}_id")
+    }
+    if moved:
+        raise ValidationError(moved)
     _apply_fields(locked, model=model, data=data)
     _validate(locked, custom_values if custom_values is not None else locked.custom_fields)
     locked.updated_by = actor

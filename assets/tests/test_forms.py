@@ -404,3 +404,21 @@ def test_edit_outside_the_users_scope_is_404(client_as, make_user):
 def test_edit_unknown_tag_is_404(client_as):
     response = client_as("clerk").get(reverse("assets:edit", args=["NO-SUCH-TAG"]))
     assert response.status_code == 404
+
+
+def test_editing_cannot_move_an_asset_outside_a_transition(clerk):
+    # given
+    from assets.services import asset_update
+    from assets.tests.factories import AssetFactory, PersonFactory
+    from django.core.exceptions import ValidationError
+
+    holder = PersonFactory()
+    asset = AssetFactory(holder=holder)
+    other = PersonFactory()
+    # when
+    with pytest.raises(ValidationError) as exc:
+        asset_update(actor=clerk, asset=asset, model=asset.model, data={"holder": other})
+    # then
+    assert set(exc.value.message_dict) == {"holder"}
+    asset.refresh_from_db()
+    assert asset.holder == holder
