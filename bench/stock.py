@@ -511,9 +511,9 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--stock", type=int, default=100)
     parser.add_argument("--clients", type=int, default=32)
-    cpus = os.cpu_count() or 1
-    parser.add_argument("--workers", type=int, default=min(2 * cpus + 1, 8))
-    parser.add_argument("--threads", type=int, default=4)
+    # gunicorn as deploy/.env.example runs it (GUNICORN_WORKERS, GUNICORN_THREADS).
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("GUNICORN_WORKERS", 3)))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("GUNICORN_THREADS", 4)))
     parser.add_argument("--ledger-rows", type=int, default=1_000_000)
     parser.add_argument("--reuse-ledger", action="store_true")
     parser.add_argument("--iterations", type=int, default=200)

@@ -18,8 +18,8 @@ from .factories import (
     CategoryFactory,
     CustomFieldFactory,
     DepartmentFactory,
-    LocationFactory,
     PersonFactory,
+    SupplierFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -169,15 +169,13 @@ def test_history_lists_who_when_and_changed_fields_before_and_after(client_as, s
     editor_client = client_as("clerk")
     editor_client.user.first_name = "李四"
     editor_client.user.save()
-    holder = PersonFactory(name="张三", employee_no="E1001")
-    room = LocationFactory(name="301室")
+    supplier = SupplierFactory(name="联想中国")
     editor_client.post(
         reverse("assets:edit", args=[asset.tag]),
         {
             "model": server_model.pk,
             "name": "新名称",
-            "holder": holder.pk,
-            "location": room.pk,
+            "supplier": supplier.pk,
             "cf_cpu_cores": "16",
         },
     )
@@ -192,8 +190,7 @@ def test_history_lists_who_when_and_changed_fields_before_and_after(client_as, s
     assert latest.user_label == "李四"
     assert [(c.field, c.old, c.new) for c in latest.changes] == [
         (verbose("name"), "旧名称", "新名称"),
-        (verbose("holder"), "—", "张三（E1001）"),
-        (verbose("location"), "—", room.full_name),
+        (verbose("supplier"), "—", "联想中国"),
         ("CPU核数", "8", "16"),
     ]
     body = response.content.decode()
@@ -227,14 +224,13 @@ def _detail_queries(client, asset) -> int:
 
 
 def _edit_many_times(asset, actor, times):
-    people = [PersonFactory(), PersonFactory()]
-    places = [LocationFactory(), LocationFactory()]
+    suppliers = [SupplierFactory(), SupplierFactory()]
     for i in range(times):
         asset = asset_update(
             actor=actor,
             asset=asset,
             model=asset.model,
-            data={"holder": people[i % 2], "location": places[i % 2], "name": f"名称{i}"},
+            data={"supplier": suppliers[i % 2], "name": f"名称{i}"},
         )
     return asset
 

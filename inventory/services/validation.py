@@ -47,9 +47,9 @@ from .common import (
 
 def _decimal(value) -> Decimal | None:
     """A finite Decimal from user input, None when empty; raises ValueError otherwise."""
-    if value is None or isinstance(value, bool):
-        if value is None:
-            return None
+    if value is None:
+        return None
+    if isinstance(value, bool):  # True is an int to Python, not a quantity to anyone
         raise ValueError
     if isinstance(value, Decimal):
         number = value
@@ -218,9 +218,7 @@ def _line_item(raw: Mapping, by_id: dict, by_code: dict, errs: dict) -> Item | N
     return found
 
 
-def _validate(
-    *, actor, type: str, header: Mapping, lines: Sequence[Mapping], check_lines: bool = True
-) -> _Draft:
+def _validate(*, actor, type: str, header: Mapping, lines: Sequence[Mapping]) -> _Draft:
     """Check a document's header and lines; raise ``DocumentInvalid`` listing every problem,
     ``PermissionDenied`` when ``actor`` may not write it."""
     errors: dict[str, list[str]] = {}
@@ -327,9 +325,7 @@ def _validate(
         _require_manages(actor, warehouse)
 
     draft = _Draft(type=type, header=clean)
-    line_errors: dict[int, dict[str, list]] = {}
-    if check_lines:
-        draft.lines, line_errors = _validate_lines(type, lines, clean, errors)
+    draft.lines, line_errors = _validate_lines(type, lines, clean, errors)
     if errors or line_errors:
         raise DocumentInvalid(errors, line_errors)
     return draft
