@@ -11,8 +11,11 @@ Rules:
 - Existing assets: only non-empty cells change a field (an empty cell keeps the value); the
   status of an existing asset is never changed by an import (lifecycle actions do that), a
   different status is reported.
-- Imported assets get an ``AssetEvent`` "import" (file and row); created and updated assets
-  get their simple-history row in bulk (``bulk_history_create``), with the reason "import".
+- Created assets get an ``AssetEvent`` "import" (actor, time, file and row): their creation
+  record. Updated assets get a simple-history row ("~", reason "import") with their new
+  values. Created assets get no simple-history "+" row unless ``IMPORT_HISTORY_ON_CREATE``:
+  it is a second copy of every inserted row with 14 indexes, and cost 40 % of the write time
+  (docs/imports.md).
 """
 
 from __future__ import annotations
@@ -807,8 +810,9 @@ class AssetImporter(Importer):
         }
 
     def _write_creates(self, now, progress) -> int:
-        """INSERT the new assets, their history rows ("+") and "import" events, in batches
-        (see itassets.importing.bulk for why not bulk_create)."""
+        """INSERT the new assets and their "import" events (and history rows "+" with
+        IMPORT_HISTORY_ON_CREATE), in batches (see itassets.importing.bulk for why not
+        bulk_create)."""
         actor_id = self.actor.pk if self.actor else None
         fk = [(FIELDS.index(k), p) for k, p in self._fk().items() if p.items]
         tags = iter(self.new_tags)
@@ -827,14 +831,15 @@ class AssetImporter(Importer):
             insert_rows(Asset, [*FIELDS, *_AUDIT], rows)
             ids = ids_by(Asset, "tag", [r[0] for r in rows])
             pks = [ids[r[0]] for r in rows]
-            insert_rows(
-                HistoricalAsset,
-                [*FIELDS, "created_by_id", "created_at", "id", *_HISTORY],
-                [
-                    (*r[: len(FIELDS)], actor_id, now, pk, now, "import", "+", pk, actor_id)
-                    for r, pk in zip(rows, pks, strict=True)
-                ],
-            )
+            if settings.IMPORT_HISTORY_ON_CREATE:
+                insert_rows(
+                    HistoricalAsset,
+                    [*FIELDS, "created_by_id", "created_at", "id", *_HISTORY],
+                    [
+                        (*r[: len(FIELDS)], actor_id, now, pk, now, "import", "+", pk, actor_id)
+                        for r, pk in zip(rows, pks, strict=True)
+                    ],
+                )
             insert_rows(
                 AssetEvent,
                 _EVENT,

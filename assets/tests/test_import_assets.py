@@ -43,9 +43,7 @@ def _errors(result):
     return [(e.row, e.column, e.value, e.reason) for e in result.errors]
 
 
-def test_new_assets_get_tags_in_one_block_an_import_event_and_a_history_row(
-    catalog, tmp_path, clerk
-):
+def test_new_assets_get_tags_in_one_block_and_an_import_event(catalog, tmp_path, clerk):
     # given two new rows without tags
     path = write_csv(
         tmp_path / "new.csv",
@@ -65,7 +63,7 @@ def test_new_assets_get_tags_in_one_block_an_import_event_and_a_history_row(
     assert int(second.tag[-6:]) == int(first.tag[-6:]) + 1
     assert (first.status, second.status) == (Status.IN_STOCK, Status.IN_USE)
     assert (second.holder, first.created_by, first.updated_by) == (catalog["person"], clerk, clerk)
-    # an import event names the file and the row, and the history starts with "created"
+    # an import event names the file and the row (the creation record: no history row)
     events = list(
         AssetEvent.objects.order_by("payload__row").values_list(
             "asset__serial_number", "transition", "to_status", "actor", "payload"
@@ -75,13 +73,27 @@ def test_new_assets_get_tags_in_one_block_an_import_event_and_a_history_row(
         ("SN1", "import", "in_stock", clerk.pk, {"file": "new.csv", "row": 2}),
         ("SN2", "import", "in_use", clerk.pk, {"file": "new.csv", "row": 3}),
     ]
-    record = first.history.get()
+    assert not first.history.exists()
+
+
+def test_with_history_on_create_new_assets_get_a_created_history_row(
+    catalog, tmp_path, clerk, settings
+):
+    settings.IMPORT_HISTORY_ON_CREATE = True
+    path = write_csv(
+        tmp_path / "new.csv", [HEADER, ["", "ThinkPad X1", "SN1", "", "", "", "", "100", "8GB"]]
+    )
+
+    import_file(kind="assets", path=path, actor=clerk)
+
+    asset = Asset.objects.get()
+    record = asset.history.get()
     assert (record.history_type, record.history_change_reason, record.history_user) == (
         "+",
         "import",
         clerk,
     )
-    assert (record.tag, record.serial_number, record.cost) == (first.tag, "SN1", Decimal("100"))
+    assert (record.tag, record.serial_number, record.cost) == (asset.tag, "SN1", Decimal("100"))
 
 
 def test_an_existing_tag_updates_only_the_given_cells(catalog, tmp_path):

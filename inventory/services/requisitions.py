@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from assets.models import Person
 
-from ..models import Requisition, RequisitionLine, Warehouse
+from ..models import Document, Requisition, RequisitionLine, Warehouse
 from ..selectors import requisition_may_decide
 from .common import (
     MAX_LINES,
@@ -28,7 +28,7 @@ from .common import (
     _is_admin,
     _require_perm,
 )
-from .documents import _announce, document_create_and_post
+from .documents import _announce, document_create_and_post, document_post
 from .validation import _line_item, _lookup_items, parse_quantity
 
 # --- Requisitions -----------------------------------------------------------------------------
@@ -149,7 +149,12 @@ def requisition_fulfil(
     with transaction.atomic():
         locked = _lock_requisition(requisition)
         if not locked.is_open:
-            _refuse_state(locked, _("issued"))
+            # A replay of the fulfilment that closed it answers like the first time.
+            key = (idempotency_key or "").strip()[:64] or None
+            first = Document.objects.filter(idempotency_key=key, requisition=locked).first()
+            if key is None or first is None:
+                _refuse_state(locked, _("issued"))
+            return document_post(document=first, actor=actor)
         if lines is None:
             wanted = [
                 {"item": rl.item, "quantity": rl.remaining}
