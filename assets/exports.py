@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 
 from django.db.models import Q
 
-from itassets.exports import _plain, neutralise
+from itassets.exports import FORMULA_PREFIXES, neutralise
 from itassets.xlsx import STYLE_BOLD, XlsxWriter
 
 from .importers import ASSET_COLUMNS, custom_display
@@ -37,6 +37,7 @@ from .models import (
 from .selectors import asset_list
 
 CHUNK = 2000
+FORMULA_START = "".join(FORMULA_PREFIXES)
 _ROW_FIELDS = (
     "id",
     "tag",
@@ -182,11 +183,11 @@ def write_xlsx(header: list[str], rows: Iterator[list], out, *, title: str = "As
     gets a leading apostrophe (and is a string cell anyway). Returns the row count."""
     widths = [16, 24, 22, 12, 22, 18, 10, 10, 10, 24, 24, 16, 14, 14, 12, 12, 12, 8, 8, 30]
     n = 0
-    with XlsxWriter(out) as book:
+    with XlsxWriter(out, neutralise=True) as book:
         sheet = book.sheet(title, widths=widths + [14] * max(0, len(header) - len(widths)))
         sheet.append(header, styles=[STYLE_BOLD] * len(header))
         for row in rows:
-            sheet.append([neutralise(v) if isinstance(v, str) else v for v in row])
+            sheet.append(row)
             n += 1
     return n
 
@@ -197,8 +198,12 @@ def iter_csv(header: list[str], rows: Iterator[list], *, rows_per_chunk: int = 1
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
     writer.writerow([neutralise(str(h)) for h in header])
+    # The rows hold str, None, int, Decimal, date and bool: the csv module writes those as
+    # wanted (None as empty); only text needs the formula guard.
     for n, row in enumerate(rows, start=1):
-        writer.writerow([neutralise(v) if isinstance(v, str) else _plain(v) for v in row])
+        writer.writerow(
+            ["'" + v if v.__class__ is str and v and v[0] in FORMULA_START else v for v in row]
+        )
         if n % rows_per_chunk == 0:
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)

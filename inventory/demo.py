@@ -154,7 +154,9 @@ def _categories() -> dict[str, ItemCategory]:
         for child_code, child_name in children:
             found[child_code] = ItemCategory.objects.filter(
                 code=child_code
-            ).first() or root.add_child(instance=ItemCategory(code=child_code, name=child_name))
+            ).first() or ItemCategory.objects.add_child(
+                root, instance=ItemCategory(code=child_code, name=child_name)
+            )
     return found
 
 

@@ -285,6 +285,8 @@ STYLE_PLAIN, STYLE_BOLD, STYLE_ERROR, STYLE_WRAP = 0, 3, 4, 7
 _DATE_STYLE = {STYLE_PLAIN: 1, STYLE_ERROR: 5}
 _DATETIME_STYLE = {STYLE_PLAIN: 2, STYLE_ERROR: 6}
 _ROWS_PER_WRITE = 500
+_NUMBERS = (int, float, Decimal, bool)
+_FORMULA_START = "=+-@\t\r"
 
 
 def column_letter(index: int) -> str:
@@ -341,55 +343,63 @@ class _Sheet:
             ).encode()
         )
 
-    def _letter(self, index: int) -> str:
-        while index >= len(self.letters):
-            self.letters.append(column_letter(len(self.letters)))
-        return self.letters[index]
-
     def append(self, values: Iterable, styles: Sequence[int] | dict | None = None) -> None:
-        """One row; ``styles`` maps column index → style id (STYLE_BOLD, STYLE_ERROR…)."""
+        """One row; ``styles`` maps column index → style id (STYLE_BOLD, STYLE_ERROR…).
+
+        The loop is the hot path of every export (4 million cells for 200,000 assets), so
+        the common types are dispatched on their exact class first."""
         self.rows += 1
-        n = self.rows
+        n = str(self.rows)
+        values = values if isinstance(values, list | tuple) else list(values)
+        letters = self.letters
+        while len(letters) < len(values):
+            letters.append(column_letter(len(letters)))
+        strings = self.writer.strings
+        guard = self.writer.neutralise
         parts = [f'<row r="{n}">']
         add = parts.append
         for i, value in enumerate(values):
-            if value is None or value == "":
-                if styles and (style := _style_at(styles, i)):
-                    add(f'<c r="{self._letter(i)}{n}" s="{style}"/>')
-                continue
             style = _style_at(styles, i) if styles else 0
-            ref = f"{self._letter(i)}{n}"
-            if isinstance(value, str):
-                add(self._text(ref, value, style))
-            elif isinstance(value, bool):
-                s = f' s="{style}"' if style else ""
+            if value is None or value == "":
+                if style:
+                    add(f'<c r="{letters[i]}{n}" s="{style}"/>')
+                continue
+            ref = letters[i] + n
+            s = f' s="{style}"' if style else ""
+            cls = value.__class__
+            if cls is not str and cls not in _NUMBERS and not isinstance(value, dt.date):
+                value = str(value)  # anything else (lazy text, enums) as its text
+                cls = str
+            if cls is str:
+                if guard and value[0] in _FORMULA_START:
+                    value = "'" + value
+                if strings is not None:
+                    index = strings.get(value)
+                    if index is None:
+                        index = strings[value] = len(strings)
+                    add(f'<c r="{ref}" t="s"{s}><v>{index}</v></c>')
+                    continue
+                if not value.isprintable() or len(value) > 32767:
+                    value = clean_text(value)
+                if "&" in value or "<" in value or ">" in value:
+                    value = escape(value)
+                add(f'<c r="{ref}" t="inlineStr"{s}><is><t xml:space="preserve">')
+                add(value)
+                add("</t></is></c>")
+            elif cls is bool:
                 add(f'<c r="{ref}" t="b"{s}><v>{int(value)}</v></c>')
-            elif isinstance(value, int | float | Decimal):
-                s = f' s="{style}"' if style else ""
+            elif cls in _NUMBERS:
                 add(f'<c r="{ref}"{s}><v>{value}</v></c>')
             elif isinstance(value, dt.datetime):
                 add(f'<c r="{ref}" s="{_DATETIME_STYLE.get(style, 2)}"><v>{_serial(value)}</v></c>')
-            elif isinstance(value, dt.date):
-                add(f'<c r="{ref}" s="{_DATE_STYLE.get(style, 1)}"><v>{_serial(value)}</v></c>')
             else:
-                add(self._text(ref, str(value), style))
-            if i >= self.columns:
-                self.columns = i + 1
+                add(f'<c r="{ref}" s="{_DATE_STYLE.get(style, 1)}"><v>{_serial(value)}</v></c>')
+        if len(values) > self.columns:
+            self.columns = len(values)
         add("</row>")
         self.buffer.append("".join(parts))
         if len(self.buffer) >= _ROWS_PER_WRITE:
             self.flush()
-
-    def _text(self, ref: str, value: str, style: int) -> str:
-        s = f' s="{style}"' if style else ""
-        strings = self.writer.strings
-        if strings is None:
-            text = escape(clean_text(value))
-            return f'<c r="{ref}" t="inlineStr"{s}><is><t xml:space="preserve">{text}</t></is></c>'
-        index = strings.get(value)
-        if index is None:
-            index = strings[value] = len(strings)
-        return f'<c r="{ref}" t="s"{s}><v>{index}</v></c>'
 
     def flush(self) -> None:
         if self.buffer:
@@ -419,13 +429,23 @@ class XlsxWriter:
     Sheets are written one after another: a new ``sheet()`` closes the previous one. Text is
     written inline (constant memory); ``shared_strings=True`` writes a shared-string table as
     Excel and WPS do instead (the strings are kept in memory until the end).
+    ``neutralise=True`` prefixes text starting with = + - @ tab or CR with an apostrophe, as
+    ``itassets.exports.neutralise`` does (cells are text cells either way, never formulas).
     """
 
-    def __init__(self, fileobj, *, compresslevel: int = 1, shared_strings: bool = False):
+    def __init__(
+        self,
+        fileobj,
+        *,
+        compresslevel: int = 1,
+        shared_strings: bool = False,
+        neutralise: bool = False,
+    ):
         self.zip = zipfile.ZipFile(
             fileobj, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=compresslevel
         )
         self.sheets: list[_Sheet] = []
+        self.neutralise = neutralise
         self.strings: dict[str, int] | None = {} if shared_strings else None
 
     def sheet(self, title: str, *, widths: Sequence[float] | None = None) -> _Sheet:

@@ -347,6 +347,23 @@ def parse_custom(field: CustomField, raw):
             return parse_text(raw, max_length=500)
 
 
+def _custom_example(field: CustomField):
+    """A value a template row can carry for a custom field (so the template imports)."""
+    match field.field_type:
+        case CustomField.Type.CHOICE:
+            return field.choices[0] if field.choices else ""
+        case CustomField.Type.INTEGER:
+            return 1
+        case CustomField.Type.DECIMAL:
+            return "1.5"
+        case CustomField.Type.DATE:
+            return date(2024, 5, 1)
+        case CustomField.Type.BOOLEAN:
+            return format_bool(False)
+        case _:
+            return ""
+
+
 def custom_display(field: CustomField, value):
     """A stored custom value as an export cell (the inverse of ``parse_custom``)."""
     if value is None:
@@ -933,6 +950,6 @@ class AssetImporter(Importer):
             }
             row = [values.get(c.key, "") for c in self.columns]
             if category is not None:
-                row += ["" for _f in self.schema.fields(category.pk)]
+                row += [_custom_example(f) for f in self.schema.fields(category.pk).values()]
             examples.append(row)
         return examples

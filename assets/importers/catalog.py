@@ -20,8 +20,8 @@ import re
 from decimal import Decimal
 
 from django.utils.text import slugify
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from itassets.importing.base import Column, Importer, Row, batched
 from itassets.importing.values import (
@@ -176,6 +176,33 @@ class CategoryImporter(TreeImporter):
 
     def extra_headers(self) -> dict[str, object]:
         return getattr(self, "group_headers", None) or field_group_headers()
+
+    def template_columns(self, **options):
+        """The category columns, then two custom-field groups (字段1名称 …)."""
+        chinese = (get_language() or "").startswith("zh")
+        helps = {
+            "label": _("The field's label, as the asset form and the asset import show it."),
+            "type": _(
+                "文本 text, 整数 integer, 小数 decimal, 日期 date, 选项 choice, 是否 yes/no."
+            ),
+            "required": _("是 or 否."),
+            "choices": _("For 选项: the options, separated by 、 or |."),
+            "key": _("Optional: a stable identifier (letters, digits, - and _)."),
+            "help": _("Optional: help text under the field."),
+        }
+        examples = {"label": "内存", "type": "选项", "required": "是", "choices": "8GB、16GB"}
+        columns = super().template_columns()
+        for n in (1, 2):
+            for part, words in _FIELD_PARTS.items():
+                header = f"字段{n}{words[0]}" if chinese else f"Field {n} {words[1]}"
+                columns.append(
+                    (header, str(helps[part]), False, examples.get(part, "") if n == 1 else "")
+                )
+        return columns
+
+    def template_examples(self, **options) -> list[list]:
+        base = [c.example for c in self.columns]
+        return [base + ["内存", "选项", "是", "8GB、16GB", "memory", ""] + [""] * 6]
 
     def parse_fields(self, row: Row) -> dict:
         values = super().parse_fields(row)

@@ -287,7 +287,6 @@ class DepartmentImporter(TreeImporter):
                 "Code or full path of an existing department or of a row in "
                 "this file; empty for a top-level department."
             ),
-            example="总部/研发中心",
         ),
         Column(
             "head",
@@ -339,7 +338,6 @@ class LocationImporter(TreeImporter):
             gettext_lazy("Parent location"),
             ("上级地点", "上级位置", *_PARENT),
             help=gettext_lazy("Code or full path; empty for a top-level location."),
-            example="总部园区/A座/3楼",
         ),
         Column(
             "kind",

@@ -385,9 +385,10 @@ def _post(document: Document, lines: list[DocumentLine], actor) -> PostResult:
         raise ValidationError(_("A document without lines cannot be posted."), code="empty")
     if document.date > timezone.localdate():
         raise ValidationError(_("The date cannot be in the future."), code="future")
-    requisition = None
     if document.requisition_id and document.type == Type.ISSUE:
+        # Counted against the requisition first: an over-issue fails before any stock lock.
         requisition = Requisition.objects.select_for_update().get(pk=document.requisition_id)
+        _requisition_apply(requisition, lines, reversal=document.reverses_id is not None)
 
     moves = _movements(lines, document.type)
     items = {line.item_id: line.item for line in lines}
@@ -437,8 +438,6 @@ def _post(document: Document, lines: list[DocumentLine], actor) -> PostResult:
     )
     document.status, document.number, document.posted_at = Status.POSTED, number, now
     document.posted_by = actor
-    if requisition is not None:
-        _requisition_apply(requisition, lines, reversal=document.reverses_id is not None)
 
     signals.send_on_commit(signals.document_posted, Document, document_id=document.pk)
     for balance in balances.values():

@@ -32,6 +32,20 @@ CHUNK = 2000
 IGNORED_HEADERS = ("序号", "行号", "no", "no.", "#", "错误原因", "errors", "error", "原行号")
 
 
+_ignored: set[str] = set()
+
+
+def ignored_headers() -> set[str]:
+    """IGNORED_HEADERS and the error workbook's reason column in every language."""
+    if not _ignored:
+        names = set(IGNORED_HEADERS)
+        for code, _name in settings.LANGUAGES:
+            with translation.override(code):
+                names.add(normalise_header(_("Errors")))
+        _ignored.update(names)
+    return _ignored
+
+
 @dataclass(frozen=True)
 class Column:
     """One column an importer understands.
@@ -177,12 +191,13 @@ class Importer:
 
     def _classify(self, cell, extra: dict) -> tuple[str, object]:
         aliases = self.alias_map()
+        ignored = ignored_headers()
         for candidate in header_candidates(cell):
             if candidate in aliases:
                 return "column", aliases[candidate]
             if candidate in extra:
                 return "extra", extra[candidate]
-            if candidate in IGNORED_HEADERS:
+            if candidate in ignored:
                 return "ignored", None
         return "unknown", None
 

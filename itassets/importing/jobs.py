@@ -194,10 +194,13 @@ def _run(job_id: int, *, dry_run: bool) -> ImportJob | None:
         return None
     expected = ImportJob.State.PENDING if dry_run else ImportJob.State.QUEUED
     running = ImportJob.State.VALIDATING if dry_run else ImportJob.State.IMPORTING
-    if job.state != expected:
+    # Claim the job with one conditional UPDATE: a task delivered twice runs once.
+    claimed = ImportJob.objects.filter(pk=job_id, state=expected).update(
+        state=running, started_at=timezone.now()
+    )
+    if not claimed:
         logger.warning("import job %s is %s, not %s: skipped", job_id, job.state, expected)
         return job
-    _set_state(job_id, state=running, started_at=timezone.now())
     job.state = running
     try:
         with translation.override(job.language), _local_copy(job) as path:
