@@ -19,6 +19,15 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture
+def english():
+    """Run a test with English messages, for assertions on a service's message text."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture
 def make_user(db, django_user_model):
     """make_user("clerk", username=...) → a user in that role's group (no role: None)."""
     from django.contrib.auth.models import Group

@@ -14,8 +14,9 @@ a catalog with 3 custom fields and ``--existing`` assets, then:
 3. ``import_csv_rows_per_s`` / ``import_xlsx_rows_per_s``: imports each file for real (the
    service the command and the web page use: validation, tag block, bulk inserts, bulk
    updates, history rows, import events; one transaction);
-4. ``import_peak_mb``: the largest peak RSS growth of the process during one of those runs
-   (VmHWM after resetting it through /proc/self/clear_refs, minus VmRSS before the run);
+4. ``import_peak_mb``: the largest peak RSS growth of the importing process during one of
+   those runs (VmHWM after resetting it through /proc/self/clear_refs, minus VmRSS before the
+   run; every figure is measured in a fresh child process, so earlier runs do not hide it);
 5. ``load_data_rows_per_s``: MariaDB ``LOAD DATA LOCAL INFILE`` of the CSV import's rows
    (as stored, with ids resolved) into an empty copy of the asset table (same indexes):
    the floor no importer can beat (needs ``local_infile``; set with SET GLOBAL as root and
@@ -255,22 +256,81 @@ def write_xlsx(path: Path, rows: list[list]) -> None:
 # --- measurements ---------------------------------------------------------------------------
 
 
-def _timed_import(path: Path, *, dry_run: bool) -> tuple[object, float, float]:
+def _measure(operation: str, path: str) -> None:
+    """Run one measured operation in this (fresh) process; called with --measure."""
+    import json
+
+    from django.contrib.auth import get_user_model
+
+    from assets.exports import asset_export_write
     from itassets.importing.service import import_file
+
+    user = get_user_model().objects.get(username="bench-clerk")
+    # Load the modules every run needs before counting (they are not the operation's memory).
+    import openpyxl.reader.excel  # noqa: F401
+
+    import assets.importers  # noqa: F401
 
     with PeakRss() as peak:
         started, cpu = time.perf_counter(), time.process_time()
-        result = import_file(kind="assets", path=path, dry_run=dry_run)
+        if operation.startswith("export_"):
+            fmt = operation.removeprefix("export_")
+            with open(path, "wb") as out:
+                rows = asset_export_write(user=user, filters={}, fmt=fmt, out=out)
+            errors, extra = [], {"size": os.path.getsize(path)}
+        else:
+            result = import_file(
+                kind="assets", path=path, dry_run=operation == "dry_run", actor=user
+            )
+            rows = result.rows
+            errors = [f"row {e.row} {e.column} {e.value!r}: {e.reason}" for e in result.errors[:10]]
+            extra = {"created": result.created, "updated": result.updated}
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     print(
-        f"# {path.suffix[1:]} {'dry run' if dry_run else 'import'}: {seconds:.1f} s wall, "
-        f"{cpu:.1f} s CPU of this process ({result.rows / cpu:,.0f} rows per CPU second)"
+        json.dumps(
+            {
+                "rows": rows,
+                "seconds": seconds,
+                "cpu": cpu,
+                "peak_mb": peak.mb,
+                "errors": errors,
+                **extra,
+            }
+        )
     )
-    if result.errors:
-        for issue in result.errors[:10]:
-            print(f"# error: row {issue.row} {issue.column} {issue.value!r}: {issue.reason}")
-        raise SystemExit(f"{path.name}: {len(result.errors)} errors")
-    return result, seconds, peak.mb
+
+
+def _child(operation: str, path: Path, database: str) -> dict:
+    """Measure ``operation`` in a child process: a clean peak-RSS baseline for each figure."""
+    import json
+    import subprocess
+
+    command = [
+        sys.executable,
+        __file__,
+        "--measure",
+        operation,
+        "--path",
+        str(path),
+        "--database",
+        database,
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        raise SystemExit(f"{operation} failed:\n{done.stdout}\n{done.stderr}")
+    figures = json.loads(lines[-1])
+    if figures["errors"]:
+        for error in figures["errors"]:
+            print(f"# error: {error}")
+        raise SystemExit(f"{operation}: the file has errors")
+    label = operation.replace("_", " ")
+    print(
+        f"# {label}: {figures['seconds']:.1f} s wall, {figures['cpu']:.1f} s CPU in the "
+        f"importing process ({figures['rows'] / figures['cpu']:,.0f} rows per CPU second), "
+        f"peak RSS growth {figures['peak_mb']:.0f} MB"
+    )
+    return figures
 
 
 def _load_data(server_url: str, database: str, first_id: int, last_id: int) -> float:
@@ -346,18 +406,6 @@ def _load_data(server_url: str, database: str, first_id: int, last_id: int) -> f
     return rows / seconds
 
 
-def _export(user, fmt: str) -> tuple[float, float, int, int]:
-    from assets.exports import asset_export_write
-
-    with tempfile.TemporaryFile() as out, PeakRss() as peak:
-        started, cpu = time.perf_counter(), time.process_time()
-        count = asset_export_write(user=user, filters={}, fmt=fmt, out=out)
-        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-        size = out.tell()
-    print(f"# {fmt} export: {seconds:.1f} s wall, {cpu:.1f} s CPU of this process")
-    return seconds, peak.mb, count, size
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000)
@@ -365,6 +413,8 @@ def main() -> int:
     parser.add_argument("--database", default="itassets_bench_imports")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--keep-files", action="store_true")
+    parser.add_argument("--measure", help=argparse.SUPPRESS)
+    parser.add_argument("--path", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if "bench" not in args.database:
         parser.error("--database must be a dedicated benchmark database (name containing 'bench')")
@@ -378,6 +428,9 @@ def main() -> int:
     import django
 
     django.setup()
+    if args.measure:
+        _measure(args.measure, args.path)
+        return 0
 
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
@@ -388,7 +441,7 @@ def main() -> int:
     from itassets.roles import ROLES
 
     print("# bench/imports.py: import_file (the service behind manage.py import_assets and")
-    print(f"# /imports/) on MariaDB database `{args.database}`, DEBUG off, in-process")
+    print(f"# /imports/) and the asset export on MariaDB database `{args.database}`, DEBUG off")
     print(f"# load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     started = time.monotonic()
     _reset_database(args.database)
@@ -413,46 +466,36 @@ def main() -> int:
         f"columns each ({time.monotonic() - started:.1f} s to generate)"
     )
 
-    result, seconds, dry_peak = _timed_import(csv_path, dry_run=True)
-    print(
-        f"# dry run: {result.created:,} new, {result.updated:,} updated, "
-        f"{result.unchanged:,} unchanged"
-    )
-    print(f"dry_run_rows_per_s: {result.rows / seconds:,.0f} rows/s")
+    user_model = get_user_model()
+    clerk, _created = user_model.objects.get_or_create(username="bench-clerk")
+    clerk.groups.add(Group.objects.get(name=ROLES["clerk"].group))
+    print("# each figure is measured in a fresh child process (clean peak-RSS baseline)")
+
+    dry = _child("dry_run", csv_path, args.database)
+    print(f"dry_run_rows_per_s: {dry['rows'] / dry['seconds']:,.0f} rows/s")
 
     first_id = (Asset.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
-    result, seconds, csv_peak = _timed_import(csv_path, dry_run=False)
+    csv_run = _child("import", csv_path, args.database)
     last_id = Asset.objects.order_by("-id").values_list("id", flat=True).first()
-    print(
-        f"# CSV import: {result.created:,} created, {result.updated:,} updated in {seconds:.1f} s"
-    )
-    print(f"import_csv_rows_per_s: {result.rows / seconds:,.0f} rows/s")
+    print(f"# CSV import: {csv_run['created']:,} created, {csv_run['updated']:,} updated")
+    print(f"import_csv_rows_per_s: {csv_run['rows'] / csv_run['seconds']:,.0f} rows/s")
 
-    result, seconds, xlsx_peak = _timed_import(xlsx_path, dry_run=False)
-    print(
-        f"# xlsx import: {result.created:,} created, {result.updated:,} updated in {seconds:.1f} s"
-    )
-    print(f"import_xlsx_rows_per_s: {result.rows / seconds:,.0f} rows/s")
-    print(
-        f"# peak RSS growth: dry run {dry_peak:.0f} MB, CSV {csv_peak:.0f} MB, "
-        f"xlsx {xlsx_peak:.0f} MB"
-    )
-    print(f"import_peak_mb: {max(dry_peak, csv_peak, xlsx_peak):.0f} MB (peak RSS growth)")
+    xlsx_run = _child("import", xlsx_path, args.database)
+    print(f"# xlsx import: {xlsx_run['created']:,} created, {xlsx_run['updated']:,} updated")
+    print(f"import_xlsx_rows_per_s: {xlsx_run['rows'] / xlsx_run['seconds']:,.0f} rows/s")
+    peak = max(dry["peak_mb"], csv_run["peak_mb"], xlsx_run["peak_mb"])
+    print(f"import_peak_mb: {peak:.0f} MB (peak RSS growth of the importing process)")
 
     rate = _load_data(server, args.database, first_id, last_id)
     print(f"# LOAD DATA LOCAL INFILE of the CSV import's {last_id - first_id + 1:,} new rows")
     print(f"load_data_rows_per_s: {rate:,.0f} rows/s")
 
-    user_model = get_user_model()
-    clerk, _created = user_model.objects.get_or_create(username="bench-clerk")
-    clerk.groups.add(Group.objects.get(name=ROLES["clerk"].group))
-    seconds, peak, count, size = _export(clerk, "xlsx")
-    print(f"# export: {count:,} assets, xlsx {size / 1e6:.1f} MB")
-    print(f"export_200k_s: {seconds:.1f} s")
-    print(f"export_peak_mb: {peak:.0f} MB (peak RSS growth)")
-    seconds, peak, count, size = _export(clerk, "csv")
-    print(f"# CSV export: {count:,} assets, {size / 1e6:.1f} MB, peak RSS growth {peak:.0f} MB")
-    print(f"export_csv_200k_s: {seconds:.1f} s")
+    export = _child("export_xlsx", work / "export.xlsx", args.database)
+    print(f"# export: {export['rows']:,} assets, xlsx {export['size'] / 1e6:.1f} MB")
+    print(f"export_200k_s: {export['seconds']:.1f} s")
+    print(f"export_peak_mb: {export['peak_mb']:.0f} MB (peak RSS growth of the exporting process)")
+    export_csv = _child("export_csv", work / "export.csv", args.database)
+    print(f"export_csv_200k_s: {export_csv['seconds']:.1f} s")
     print(f"# load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if args.keep_files:
         print(f"# files kept in {work}")

@@ -9,8 +9,8 @@ Rules:
   user is given and "in stock" otherwise; only the starting states of the lifecycle
   (``INITIAL_STATES``) are allowed. Tags left empty are reserved in one block.
 - Existing assets: only non-empty cells change a field (an empty cell keeps the value); the
-  status of an existing asset is never changed by an import (lifecycle actions do that), a
-  different status is reported.
+  status, user, department and location of an existing asset are never changed by an import
+  (lifecycle actions do that, as the edit form): a different value is reported.
 - Created assets get an ``AssetEvent`` "import" (actor, time, file and row): their creation
   record. Updated assets get a simple-history row ("~", reason "import") with their new
   values. Created assets get no simple-history "+" row unless ``IMPORT_HISTORY_ON_CREATE``:
@@ -195,8 +195,10 @@ FIELDS = (
     "custom_fields",
     "notes",
 )
-# Fields an update may change (status never; tag is the key).
-UPDATABLE = FIELDS[1:6] + FIELDS[7:]
+# Set at creation; afterwards changed only by lifecycle transitions (as asset_update refuses).
+PLACEMENT = ("holder_id", "department_id", "location_id")
+# Fields an update may change (never the status or the placement; the tag is the key).
+UPDATABLE = tuple(f for f in FIELDS[1:6] + FIELDS[7:] if f not in PLACEMENT)
 _AUDIT = ("created_by_id", "updated_by_id", "created_at", "updated_at")
 HistoricalAsset = Asset.history.model
 _HISTORY = (
@@ -649,7 +651,9 @@ class AssetImporter(Importer):
             holder_given = row.raw("holder") is not None or row.raw("holder_no") is not None
             if status == Status.IN_USE and unassigned and not bad and not holder_given:
                 self.error(row, "status", _("An asset in use needs a user or a using department."))
-        elif status is not None and status != existing["status"]:
+        else:
+            self._check_placement(row, v, existing)
+        if existing is not None and status is not None and status != existing["status"]:
             self.error(
                 row,
                 "status",
@@ -666,6 +670,22 @@ class AssetImporter(Importer):
             self._plan_create(row, v, status, category_id, mfr_id, custom)
         else:
             self._plan_update(row, v, existing, category_id, mfr_id, custom)
+
+    def _check_placement(self, row: Row, v: dict, existing: dict) -> None:
+        """Who holds an existing asset, its department and location change only through
+        lifecycle actions (assign, transfer, return), which record events and handovers."""
+        for field, keys in (
+            ("holder_id", ("holder_no", "holder")),
+            ("department_id", ("department",)),
+            ("location_id", ("location",)),
+        ):
+            if field in v and v[field] != existing[field]:
+                key = next((k for k in keys if row.raw(k) is not None), keys[-1])
+                self.error(
+                    row,
+                    key,
+                    _("Use a lifecycle action (assign, transfer or return) to change this."),
+                )
 
     def _custom(self, row: Row, category_id, existing) -> dict | None:
         """The custom-field values of the row (merged over the existing ones), or None."""

@@ -152,6 +152,7 @@ def test_request_refused_when_the_transition_is_not_possible(org, status, transi
     assert not AssetEvent.objects.exists()
 
 
+@pytest.mark.usefixtures("english")
 def test_a_second_request_while_one_is_pending_is_refused(org):
     # given
     asset = org.asset(assigned=True)
@@ -325,6 +326,7 @@ def test_the_clerk_step_is_only_for_clerks(org, who):
     assert asset.status == Status.PENDING_DISPOSAL
 
 
+@pytest.mark.usefixtures("english")
 def test_deciding_twice_is_refused_and_changes_nothing(org):
     # given
     asset = org.asset()
@@ -554,6 +556,7 @@ def test_posting_a_decision_twice_shows_the_error(org, client_as):
     approval = approval_request(asset=org.asset(), transition="request_disposal", actor=org.clerk)
     url = reverse("approvals:decide", args=[approval.pk])
     client = client_as(user=org.head)
+    client.cookies["django_language"] = "en"
     client.post(url, {"decision": "approve", "comment": ""}, **HTMX)
     # when
     response = client.post(url, {"decision": "reject", "comment": "改主意了"}, **HTMX)

@@ -108,17 +108,20 @@ def test_an_existing_tag_updates_only_the_given_cells(catalog, tmp_path):
     )
     path = write_csv(
         tmp_path / "upd.csv",
-        [["资产编号", "使用部门", "金额", "备注", "存放地点"], ["IT-1", "QA", "¥6.00", "", ""]],
+        [
+            ["资产编号", "供应商", "金额", "备注", "存放地点"],
+            ["IT-1", "京东企业购", "¥6.00", "", ""],
+        ],
     )
 
-    # when the row sets a department and a cost, leaving other cells empty
+    # when the row sets a supplier and a cost, leaving other cells empty
     result = import_file(kind="assets", path=path)
 
     # then those two change; empty cells keep their values; a "~" history row is written
     assert (result.errors, result.created, result.updated) == ([], 0, 1)
     asset.refresh_from_db()
-    assert (asset.department, asset.cost, asset.notes, asset.location) == (
-        catalog["qa"],
+    assert (asset.supplier, asset.cost, asset.notes, asset.location) == (
+        catalog["supplier"],
         Decimal("6.00"),
         "keep me",
         catalog["room"],
@@ -127,6 +130,42 @@ def test_an_existing_tag_updates_only_the_given_cells(catalog, tmp_path):
         asset.history.filter(history_type="~").values_list("history_change_reason", flat=True)
     ) == ["import"]
     assert not AssetEvent.objects.exists()
+
+
+def test_an_import_never_moves_an_existing_asset(catalog, tmp_path):
+    # given an asset in room 301 of 测试部, held by 张三
+    asset = _asset(
+        catalog,
+        tag="IT-1",
+        status="in_use",
+        holder=catalog["person"],
+        department=catalog["qa"],
+        location=catalog["room"],
+    )
+    other = PersonFactory(employee_no="E2", name="李四")
+    path = write_csv(
+        tmp_path / "move.csv",
+        [["资产编号", "使用人", "使用部门", "存放地点", "备注"], ["IT-1", "E2", "RD", "A座", "x"]],
+    )
+
+    # when a row names another user, department and location (the same values are fine)
+    result = import_file(kind="assets", path=path)
+
+    # then each is refused: lifecycle actions move assets, and nothing changes
+    reason = "Use a lifecycle action (assign, transfer or return) to change this."
+    assert _errors(result) == [
+        (2, "使用人", "E2", reason),
+        (2, "使用部门", "RD", reason),
+        (2, "存放地点", "A座", reason),
+    ]
+    asset.refresh_from_db()
+    assert (asset.holder, asset.notes) == (catalog["person"], "")
+    assert other.assets.count() == 0
+    same = write_csv(
+        tmp_path / "same.csv",
+        [["资产编号", "使用人", "使用部门", "存放地点"], ["IT-1", "张三（E001）", "QA", "R301"]],
+    )
+    assert import_file(kind="assets", path=same).errors == []
 
 
 def test_a_known_serial_number_without_tag_updates_that_asset(catalog, tmp_path):
@@ -193,7 +232,7 @@ def test_a_dry_run_validates_and_writes_nothing(catalog, tmp_path):
         tmp_path / "d.csv",
         [
             HEADER,
-            ["IT-1", "", "", "", "QA", "", "", "", ""],
+            ["IT-1", "", "", "", "", "", "", "99", ""],
             ["", "ThinkPad X1", "SN2", "", "", "", "", "", "8GB"],
         ],
     )
@@ -202,7 +241,7 @@ def test_a_dry_run_validates_and_writes_nothing(catalog, tmp_path):
 
     assert (result.errors, result.created, result.updated, result.written) == ([], 1, 1, False)
     assert Asset.objects.count() == 1
-    assert Asset.objects.get().department is None
+    assert Asset.objects.get().cost != Decimal("99")
 
 
 def test_duplicates_within_the_file_and_against_the_database(catalog, tmp_path):
@@ -448,7 +487,7 @@ def test_queries_do_not_grow_with_rows(catalog, tmp_path):
     # given 5,000 new rows and 100 updates of existing assets
     for i in range(100):
         _asset(catalog, tag=f"OLD-{i}", serial_number=f"OLD-SN-{i}")
-    rows = [[f"OLD-{i}", "", "", "", "QA", "", "", "", ""] for i in range(100)]
+    rows = [[f"OLD-{i}", "", "", "", "", "", "", "¥2,000", ""] for i in range(100)]
     rows += [
         ["", "ThinkPad X1", f"SN{i}", "E001", "QA", "R301", "在用", "¥1,000", "8GB"]
         for i in range(5000)
@@ -462,5 +501,6 @@ def test_queries_do_not_grow_with_rows(catalog, tmp_path):
     # then a few queries per 2,000-row chunk and per 5,000-row write batch, never per row
     assert (result.errors, result.created, result.updated) == ([], 5000, 100)
     assert len(ctx.captured_queries) < 60, len(ctx.captured_queries)
-    assert Asset.objects.filter(department=catalog["qa"]).count() == 5100
+    assert Asset.objects.filter(cost=Decimal("2000")).count() == 100
+    assert Asset.objects.filter(department=catalog["qa"]).count() == 5000
     assert AssetEvent.objects.count() == 5000

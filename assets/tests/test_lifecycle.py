@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.utils import translation
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -860,6 +861,7 @@ def test_two_clerks_assigning_the_same_asset_at_once_one_wins(make_user):
     def assign(i: int) -> None:
         try:
             start.wait(timeout=30)
+            translation.activate("zh-hans")  # each thread has its own active language
             asset_transition(
                 asset=Asset.objects.get(pk=asset.pk),
                 transition="assign",
@@ -886,7 +888,9 @@ def test_two_clerks_assigning_the_same_asset_at_once_one_wins(make_user):
     # then: exactly one succeeded; the other got the clear message; one event
     assert not any(t.is_alive() for t in threads)
     outcomes = sorted(results.values(), key=str)
-    assert outcomes == [[not_allowed_message("assign", Status.IN_USE)], "ok"], results
+    with translation.override("zh-hans"):
+        expected = not_allowed_message("assign", Status.IN_USE)
+    assert outcomes == [[expected], "ok"], results
     winner = next(i for i, r in results.items() if r == "ok")
     asset.refresh_from_db()
     assert (asset.status, asset.holder) == (Status.IN_USE, people[winner])

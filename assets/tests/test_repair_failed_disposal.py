@@ -40,6 +40,7 @@ def fail_repair(org, asset):
     )
 
 
+@pytest.mark.usefixtures("english")
 def test_repair_failed_opens_the_disposal_approval(org, broken):
     # given
     asset, order = broken
@@ -170,6 +171,7 @@ def test_a_new_disposal_request_after_the_rejection_starts_a_new_approval(org, b
     assert second.state == ApprovalRequest.State.PENDING
 
 
+@pytest.mark.usefixtures("english")
 def test_repair_failed_while_a_loss_report_is_pending_is_refused_and_changes_nothing(org, broken):
     # given
     asset, order = broken

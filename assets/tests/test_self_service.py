@@ -131,6 +131,7 @@ def test_confirming_twice_shows_a_message_and_changes_nothing(org, client_as):
     # given
     handover = assign(org, org.asset())
     client = client_as(user=org.employee)
+    client.cookies["django_language"] = "en"
     url = reverse("me:handover_accept", args=[handover.pk])
     client.post(url)
     handover.refresh_from_db()
@@ -155,6 +156,7 @@ def test_someone_elses_handover_is_404(org, client_as):
 # --- Return requests --------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("english")
 def test_holder_requests_a_return(org):
     # given
     asset = org.asset(assigned=True, holder=org.employee_person)
@@ -216,6 +218,7 @@ def test_return_request_of_an_asset_i_do_not_hold_is_404(org, client_as):
 # --- Fault reports ----------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("english")
 def test_holder_reports_a_fault(org):
     # given
     asset = org.asset(assigned=True, holder=org.employee_person)
