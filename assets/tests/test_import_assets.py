@@ -504,3 +504,22 @@ def test_queries_do_not_grow_with_rows(catalog, tmp_path):
     assert Asset.objects.filter(cost=Decimal("2000")).count() == 100
     assert Asset.objects.filter(department=catalog["qa"]).count() == 5000
     assert AssetEvent.objects.count() == 5000
+
+
+def test_any_text_is_stored_exactly(catalog, tmp_path):
+    # given texts with quotes, backslashes, line breaks, placeholders and 4-byte characters
+    tricky = "O'Brien \"引号\" C:\\temp\\ 100% %s\n第二行\t制表 \x1a 😀 ' OR '1'='1"
+    path = write_csv(
+        tmp_path / "t.csv",
+        [
+            ["型号", "序列号", "备注", "资产名称", "内存"],
+            ["ThinkPad X1", "S'1\\", tricky, "名'称", "8GB"],
+        ],
+    )
+
+    result = import_file(kind="assets", path=path)
+
+    assert result.errors == []
+    asset = Asset.objects.get()
+    assert (asset.notes, asset.serial_number, asset.name) == (tricky, "S'1\\", "名'称")
+    assert AssetEvent.objects.get().payload == {"file": "t.csv", "row": 2}

@@ -3,11 +3,12 @@
 Django's ``bulk_create``/``bulk_update`` build a model instance and compile every field of
 every row in Python: profiled on the asset table that cost about 0.8 ms per row, more than
 the whole import budget (0.1 ms per row at 10,000 rows/s). Here the rows are tuples of
-Python values converted once per column type, sent with the driver's ``executemany``
-(mysqlclient folds it into multi-row INSERTs); updates join the table to a derived table of
-the new values (one statement per batch on MySQL/MariaDB; ``executemany`` of single-row
-UPDATEs elsewhere, i.e. SQLite in embedded mode). Identifiers come from the model's
-metadata, values are always query parameters.
+Python values converted once per column type. On MySQL/MariaDB inserts are multi-row
+statements whose texts are escaped by the driver in one call per batch (see
+``_mysql_insert``); elsewhere (SQLite in embedded mode) ``executemany``. Updates join the
+table to a derived table of the new values (one statement per batch on MySQL/MariaDB;
+``executemany`` of single-row UPDATEs elsewhere). Identifiers come from the model's
+metadata; values are query parameters or literals escaped by the driver.
 
 Callers own validation (full_clean is not run) and the transaction.
 """
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from datetime import date
+from decimal import Decimal
 
 from django.db import connection, models
 
@@ -77,9 +80,73 @@ def insert_rows(model, names: Sequence[str], rows: Sequence[Sequence], *, batch=
         f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(c) for c in columns)}) "  # noqa: S608
         f"VALUES ({', '.join(['%s'] * len(columns))})"
     )
+    if connection.vendor == "mysql":
+        connection.ensure_connection()
+        prefix = sql[: sql.index("VALUES") + len("VALUES")].encode() + b" "
+        for start in range(0, len(rows), batch):
+            _mysql_insert(prefix, _convert(rows[start : start + batch], converters))
+        return
     with connection.cursor() as cursor:
         for start in range(0, len(rows), batch):
             cursor.executemany(sql, _convert(rows[start : start + batch], converters))
+
+
+_SEPARATOR = b"\xff"  # never part of UTF-8 text, never changed by the driver's escaping
+MAX_STATEMENT = 1 << 20
+
+
+def _literal(value, texts: list) -> bytes | int:
+    """A value as an SQL literal, or the index of its text in ``texts`` (escaped later)."""
+    cls = value.__class__
+    if value is None:
+        return b"NULL"
+    if cls is str:
+        texts.append(value.encode())
+        return len(texts) - 1
+    if cls is bool:
+        return b"1" if value else b"0"
+    if cls is int or cls is Decimal:
+        return str(value).encode()
+    if cls is float:
+        return repr(value).encode()
+    if cls is date:
+        return b"'" + value.isoformat().encode() + b"'"
+    texts.append(str(value).encode())
+    return len(texts) - 1
+
+
+def _mysql_insert(prefix: bytes, rows: list[tuple]) -> None:
+    """Multi-row INSERTs of up to 1 MB, every text of the batch escaped by ONE call of the
+    driver's ``escape_string`` (mysql_real_escape_string: the connection's character set and
+    SQL mode apply) on the texts joined by a byte that UTF-8 never contains.
+
+    mysqlclient's ``executemany`` escapes value by value through Python (``literal``), which
+    was most of the write phase's CPU time; this does the same escaping in C, once."""
+    texts: list[bytes] = []
+    literal_rows = [[_literal(v, texts) for v in row] for row in rows]
+    if any(_SEPARATOR in t for t in texts):  # impossible for UTF-8; be safe anyway
+        raise ValueError("text contains a 0xFF byte")
+    raw = connection.connection
+    escaped = raw.escape_string(_SEPARATOR.join(texts)).split(_SEPARATOR) if texts else []
+    quoted = [b"'" + e + b"'" for e in escaped]
+    statements, current, size = [], [], len(prefix)
+    for row in literal_rows:
+        sql_row = (
+            b"(" + b",".join(quoted[part] if part.__class__ is int else part for part in row) + b")"
+        )
+        if current and size + len(sql_row) + 1 > MAX_STATEMENT:
+            statements.append(current)
+            current, size = [], len(prefix)
+        current.append(sql_row)
+        size += len(sql_row) + 1
+    if current:
+        statements.append(current)
+    cursor = raw.cursor()
+    try:
+        for values in statements:
+            cursor.execute(prefix + b",".join(values))
+    finally:
+        cursor.close()
 
 
 def update_rows(model, names: Sequence[str], rows: Sequence[Sequence], *, batch=UPDATE_BATCH):
