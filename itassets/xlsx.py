@@ -62,7 +62,7 @@ class XlsxBook:
         self._reader = ExcelReader(path, read_only=True)
         try:
             self._reader.read_manifest()
-            self._reader.read_strings()
+            self.shared_strings = self._read_strings()
             self._reader.read_workbook()
             apply_stylesheet(self._reader.archive, self._reader.wb)
         except Exception:
@@ -75,6 +75,17 @@ class XlsxBook:
             if rel.target in valid and "chartsheet" not in rel.Type
         }
 
+    def _read_strings(self) -> list[str]:
+        """The shared-string table, parsed with expat (openpyxl's reader took 13 µs per
+        string: seconds for the 300,000 unique texts of a 100,000-row register)."""
+        from openpyxl.xml.constants import SHARED_STRINGS
+
+        part = self._reader.package.find(SHARED_STRINGS)
+        if part is None:
+            return []
+        with self._reader.archive.open(part.PartName[1:]) as source:
+            return read_shared_strings(source)
+
     @property
     def sheet_names(self) -> list[str]:
         return list(self._sheets)
@@ -85,7 +96,7 @@ class XlsxBook:
         wb = self._reader.wb
         return iter_sheet_rows(
             self._reader.archive.open(self._sheets[name]),
-            shared=self._reader.shared_strings,
+            shared=self.shared_strings,
             date_styles={int(s) for s in wb._date_formats},
             epoch=wb.epoch,
         )
@@ -98,6 +109,47 @@ class XlsxBook:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def read_shared_strings(source) -> list[str]:
+    """The texts of a sharedStrings.xml stream: each ``<si>``'s ``<t>`` runs joined, phonetic
+    runs (``<rPh>``) left out."""
+    strings: list[str] = []
+    text: list[str] = []
+    depth_skip = 0
+    inside = False
+
+    def start(name, attrs):
+        nonlocal depth_skip, inside
+        if name == "si":
+            text.clear()
+        elif name == "t":
+            inside = True
+        elif name == "rPh":
+            depth_skip += 1
+
+    def end(name):
+        nonlocal depth_skip, inside
+        if name == "si":
+            strings.append("".join(text))
+        elif name == "t":
+            inside = False
+        elif name == "rPh":
+            depth_skip -= 1
+
+    def data(chars):
+        if inside and not depth_skip:
+            text.append(chars)
+
+    parser = expat.ParserCreate()
+    parser.buffer_text = True
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = data
+    while chunk := source.read(READ_CHUNK):
+        parser.Parse(chunk, False)
+    parser.Parse(b"", True)
+    return strings
 
 
 def iter_sheet_rows(
