@@ -17,6 +17,7 @@ writes about 5,000 rows/s, which alone misses the import (5,000 rows/s end to en
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
@@ -25,6 +26,7 @@ from xml.sax.saxutils import escape
 
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.utils.datetime import from_excel, from_ISO8601
+from openpyxl.utils.escape import unescape
 
 READ_CHUNK = 1 << 16
 _EXCEL_EPOCH = dt.datetime(1899, 12, 30)
@@ -113,7 +115,7 @@ class XlsxBook:
 
 def read_shared_strings(source) -> list[str]:
     """The texts of a sharedStrings.xml stream: each ``<si>``'s ``<t>`` runs joined, phonetic
-    runs (``<rPh>``) left out."""
+    runs (``<rPh>``) left out, Excel's ``_xHHHH_`` escapes (``_x000D_`` for CR) decoded."""
     strings: list[str] = []
     text: list[str] = []
     depth_skip = 0
@@ -131,7 +133,8 @@ def read_shared_strings(source) -> list[str]:
     def end(name):
         nonlocal depth_skip, inside
         if name == "si":
-            strings.append("".join(text))
+            value = "".join(text)
+            strings.append(unescape(value) if "_x" in value else value)
         elif name == "t":
             inside = False
         elif name == "rPh":
@@ -200,7 +203,7 @@ def iter_sheet_rows(
             if kind == "s":
                 value = shared[int(raw)] if raw else None
             elif kind == "inlineStr" or kind == "str":
-                value = raw or None
+                value = (unescape(raw) if "_x" in raw else raw) or None
             else:
                 value = _cell_value(raw, kind, style)
             if value is not None:
@@ -338,6 +341,7 @@ _DATE_STYLE = {STYLE_PLAIN: 1, STYLE_ERROR: 5}
 _DATETIME_STYLE = {STYLE_PLAIN: 2, STYLE_ERROR: 6}
 _ROWS_PER_WRITE = 500
 _NUMBERS = (int, float, Decimal, bool)
+_ESCAPE_LOOKALIKE = re.compile(r"_x[0-9A-Fa-f]{4}_")
 _FORMULA_START = "=+-@\t\r"
 
 
@@ -433,6 +437,8 @@ class _Sheet:
                     continue
                 if not value.isprintable() or len(value) > 32767:
                     value = clean_text(value)
+                if "_x" in value:  # a literal "_x000D_" would read back as CR: escape it
+                    value = _ESCAPE_LOOKALIKE.sub(r"_x005F\g<0>", value)
                 if "&" in value or "<" in value or ">" in value:
                     value = escape(value)
                 add(f'<c r="{ref}" t="inlineStr"{s}><is><t xml:space="preserve">')

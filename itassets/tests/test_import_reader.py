@@ -275,6 +275,7 @@ _EXCEL_PARTS = {
         'spreadsheetml/2006/main" count="4" uniqueCount="4"><si><t>资产编号</t></si>'
         "<si><t>金额</t></si><si><r><rPr><b/></rPr><t>购置</t></r><r><t>日期</t></r></si>"
         '<si><t xml:space="preserve">IT-2 &amp; 3</t><rPh sb="0" eb="1"><t>ア</t></rPh></si>'
+        "<si><t>一行_x000D_\n二行</t></si>"
         "</sst>"
     ),
     "xl/worksheets/sheet1.xml": (
@@ -285,7 +286,7 @@ _EXCEL_PARTS = {
         '<row r="3"><c r="A3" t="s"><v>3</v></c><c r="B3"><f>1+2</f><v>3</v></c>'
         '<c r="C3" s="1"><v>45413</v></c><c r="E3" t="str"><f>A3</f><v>远处</v></c></row>'
         '<row r="5"><c t="b"><v>1</v></c><c t="e"><v>#N/A</v></c><c><v>1.5E3</v></c>'
-        '<c t="inlineStr"><is><t>内联</t></is></c></row>'
+        '<c t="inlineStr"><is><t>内联</t></is></c><c t="s"><v>4</v></c></row>'
         "</sheetData></worksheet>"
     ),
 }
@@ -305,7 +306,7 @@ def test_the_fast_reader_reads_excel_style_shared_strings_formulas_and_gaps(tmp_
     assert rows == [
         (1, ["资产编号", "金额", "购置日期"]),
         (3, ["IT-2 & 3", 3, datetime(2024, 5, 1), None, "远处"]),
-        (5, [True, "#N/A", 1500, "内联"]),
+        (5, [True, "#N/A", 1500, "内联", "一行\r\n二行"]),
     ]
     with open_table(path) as table:
         assert table.estimated_rows == 5
