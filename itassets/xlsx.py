@@ -551,6 +551,8 @@ class XlsxWriter:
             )
             batch = []
             for text in self.strings:
+                if "_x" in text:
+                    text = _ESCAPE_LOOKALIKE.sub(r"_x005F\g<0>", text)
                 batch.append(f'<si><t xml:space="preserve">{escape(clean_text(text))}</t></si>')
                 if len(batch) >= 1000:
                     out.write("".join(batch).encode())

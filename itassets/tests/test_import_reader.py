@@ -198,7 +198,7 @@ def test_the_xlsx_writer_output_reads_back_with_openpyxl_and_the_fast_reader(tmp
             ],
             styles={1: STYLE_ERROR},
         )
-        sheet.append([None, "", "bad\x00char"])
+        sheet.append([None, "", "bad\x00char", "_x000D_ literal"])
         book.sheet("第二页").append(["x"])
 
     wb = load_workbook(path)
@@ -223,7 +223,7 @@ def test_the_xlsx_writer_output_reads_back_with_openpyxl_and_the_fast_reader(tmp
         2,
         ["IT-1", '<&> "引号"', datetime(2024, 5, 1), datetime(2024, 5, 1, 8, 30), 9.5, True],
     )
-    assert rows[2] == (3, [None, None, "badchar"])
+    assert rows[2] == (3, [None, None, "badchar", "_x000D_ literal"])
 
 
 _EXCEL_PARTS = {
@@ -404,3 +404,23 @@ def test_cell_text_undoes_the_exports_formula_guard_and_drops_float_zeros():
     assert [
         cell_text(v) for v in ("'=1+2", "'-5", "'normal", 12345.0, 1.5, datetime(2024, 5, 1))
     ] == ["=1+2", "-5", "'normal", "12345", "1.5", "2024-05-01"]
+
+
+def test_the_writer_can_write_shared_strings_as_excel_does(tmp_path):
+    path = tmp_path / "sst.xlsx"
+    with open(path, "wb") as f, XlsxWriter(f, shared_strings=True) as book:
+        sheet = book.sheet("S")
+        sheet.append(["名称", "数量"])
+        sheet.append(["<联想>", 1])
+        sheet.append(["<联想>", 2])
+
+    with zipfile.ZipFile(path) as z:
+        assert "xl/sharedStrings.xml" in z.namelist()
+    assert [r for r in load_workbook(path).active.iter_rows(values_only=True)] == [
+        ("名称", "数量"),
+        ("<联想>", 1),
+        ("<联想>", 2),
+    ]
+    with XlsxBook(path) as book:
+        assert book.shared_strings == ["名称", "数量", "<联想>"]
+        assert [r for _n, r in book.rows()][2] == ["<联想>", 2]
