@@ -221,7 +221,7 @@ IMPORT_MAX_UNCOMPRESSED_BYTES = env.int("IMPORT_MAX_UNCOMPRESSED_BYTES", default
 IMPORT_MAX_COMPRESSION_RATIO = env.int("IMPORT_MAX_COMPRESSION_RATIO", default=200)
 # Write a simple-history "+" row for every asset an import creates (the "import" event is the
 # creation record either way); off by default: it costs 40 % of the import's write time.
-IMPORT_HISTORY_ON_CREATE = env.bool("IMPORT_HISTORY_ON_CREATE", default=False)
+IMPORT_HISTORY_ON_CREATE = False
 # Exports up to this many rows download at once; larger ones run as a background job.
 EXPORT_SYNC_MAX_ROWS = env.int("EXPORT_SYNC_MAX_ROWS", default=20_000)
 

@@ -380,7 +380,7 @@ class _Sheet:
         self.columns = 0
         self.buffer: list[str] = []
         self.letters = [column_letter(i) for i in range(64)]
-        self.stream = writer.zip.open(f"xl/worksheets/sheet{self.number}.xml", "w")
+        self.stream = writer.zip.open(writer.entry(f"xl/worksheets/sheet{self.number}.xml"), "w")
         cols = ""
         if widths:
             cols = "<cols>" + "".join(
@@ -499,12 +499,23 @@ class XlsxWriter:
         shared_strings: bool = False,
         neutralise: bool = False,
     ):
+        self.compresslevel = compresslevel
         self.zip = zipfile.ZipFile(
             fileobj, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=compresslevel
         )
         self.sheets: list[_Sheet] = []
         self.neutralise = neutralise
         self.strings: dict[str, int] | None = {} if shared_strings else None
+
+    def entry(self, name: str) -> zipfile.ZipInfo:
+        """A zip entry with a fixed time: the same rows give the same bytes."""
+        info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        if hasattr(info, "compress_level"):  # Python 3.13+
+            info.compress_level = self.compresslevel
+        else:
+            info._compresslevel = self.compresslevel
+        return info
 
     def sheet(self, title: str, *, widths: Sequence[float] | None = None) -> _Sheet:
         if self.sheets:
@@ -533,15 +544,17 @@ class XlsxWriter:
             types += _SST_TYPE
             rels += _SST_REL
             self._write_strings()
-        self.zip.writestr("[Content_Types].xml", _CONTENT_TYPES.format(sheets=types))
-        self.zip.writestr("_rels/.rels", _ROOT_RELS)
-        self.zip.writestr("xl/workbook.xml", _WORKBOOK.format(sheets=sheets))
-        self.zip.writestr("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS.format(rels=rels))
-        self.zip.writestr("xl/styles.xml", _STYLES)
+        self.zip.writestr(self.entry("[Content_Types].xml"), _CONTENT_TYPES.format(sheets=types))
+        self.zip.writestr(self.entry("_rels/.rels"), _ROOT_RELS)
+        self.zip.writestr(self.entry("xl/workbook.xml"), _WORKBOOK.format(sheets=sheets))
+        self.zip.writestr(
+            self.entry("xl/_rels/workbook.xml.rels"), _WORKBOOK_RELS.format(rels=rels)
+        )
+        self.zip.writestr(self.entry("xl/styles.xml"), _STYLES)
         self.zip.close()
 
     def _write_strings(self) -> None:
-        with self.zip.open("xl/sharedStrings.xml", "w") as out:
+        with self.zip.open(self.entry("xl/sharedStrings.xml"), "w") as out:
             out.write(
                 (
                     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'

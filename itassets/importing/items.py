@@ -46,25 +46,50 @@ class ItemImporter(Importer):
     label = gettext_lazy("Consumable items")
     permission = "inventory.add_item"
     columns = (
-        Column("code", gettext_lazy("Item code"), ("物料编码", "物料代码", "编码", "item code"),
-               required=True, example="TONER-HP-88A"),
-        Column("name", gettext_lazy("Item name"), ("物料名称", "名称", "品名", "item"),
-               required=True, example="HP 88A 硒鼓"),
+        Column(
+            "code",
+            gettext_lazy("Item code"),
+            ("物料编码", "物料代码", "编码", "item code"),
+            required=True,
+            example="TONER-HP-88A",
+        ),
+        Column(
+            "name",
+            gettext_lazy("Item name"),
+            ("物料名称", "名称", "品名", "item"),
+            required=True,
+            example="HP 88A 硒鼓",
+        ),
         Column("spec", gettext_lazy("Specification"), ("规格", "规格型号", "型号", "spec")),
         Column("unit", gettext_lazy("Unit"), ("单位", "计量单位", "unit"), example="个"),
-        Column("quantity_decimals", gettext_lazy("Decimal places of quantities"),
-               ("数量小数位", "小数位数", "decimals"), example=0),
-        Column("category", gettext_lazy("Item category"), ("物料分类", "分类", "category"),
-               help=gettext_lazy("Code or full path of an item category.")),
+        Column(
+            "quantity_decimals",
+            gettext_lazy("Decimal places of quantities"),
+            ("数量小数位", "小数位数", "decimals"),
+            example=0,
+        ),
+        Column(
+            "category",
+            gettext_lazy("Item category"),
+            ("物料分类", "分类", "category"),
+            help=gettext_lazy("Code or full path of an item category."),
+        ),
         Column("barcode", gettext_lazy("Barcode"), ("条码", "条形码", "barcode")),
         Column("safety_stock", gettext_lazy("Safety stock"), ("安全库存", "safety stock")),
         Column("max_stock", gettext_lazy("Maximum stock"), ("最大库存", "最高库存", "max stock")),
         Column("supplier", gettext_lazy("Default supplier"), ("供应商", "默认供应商", "supplier")),
         Column("is_active", gettext_lazy("Active"), ("启用", "是否启用", "active")),
-        Column("warehouse", gettext_lazy("Warehouse"), ("仓库", "库房", "warehouse"),
-               help=gettext_lazy("For opening stock: the warehouse location's code or path.")),
-        Column("quantity", gettext_lazy("Opening quantity"), ("期初数量", "期初库存", "数量",
-                                                              "opening quantity")),
+        Column(
+            "warehouse",
+            gettext_lazy("Warehouse"),
+            ("仓库", "库房", "warehouse"),
+            help=gettext_lazy("For opening stock: the warehouse location's code or path."),
+        ),
+        Column(
+            "quantity",
+            gettext_lazy("Opening quantity"),
+            ("期初数量", "期初库存", "数量", "opening quantity"),
+        ),
         Column("unit_cost", gettext_lazy("Opening unit cost"), ("期初单价", "单价", "unit cost")),
         Column("amount", gettext_lazy("Opening amount"), ("期初金额", "金额", "amount")),
     )
@@ -76,9 +101,7 @@ class ItemImporter(Importer):
             r["code"].casefold(): r for r in Item.objects.values("id", "code", *_ITEM_FIELDS)
         }
         self.barcodes = {
-            r["barcode"].casefold(): r["code"]
-            for r in self.existing.values()
-            if r["barcode"]
+            r["barcode"].casefold(): r["code"] for r in self.existing.values() if r["barcode"]
         }
         self.warehouses: dict[str, int] = {}
         for wh in Warehouse.objects.filter(is_active=True):
@@ -134,9 +157,7 @@ class ItemImporter(Importer):
         else:
             pk = self.warehouses.get(norm(cell_text(raw)))
             if pk is None:
-                self.error(
-                    row, "warehouse", _("Unknown warehouse “%(value)s”.") % {"value": raw}
-                )
+                self.error(row, "warehouse", _("Unknown warehouse “%(value)s”.") % {"value": raw})
             line["warehouse"] = pk
         quantity = self.parse(
             row, "quantity", parse_decimal, places=decimals, minimum=Decimal("0.001")
@@ -146,8 +167,11 @@ class ItemImporter(Importer):
         line["quantity"] = quantity
         cost = self.parse(row, "unit_cost", parse_decimal, places=4, minimum=Decimal(0))
         amount = self.parse(row, "amount", parse_decimal, places=2, minimum=Decimal(0))
-        if cost is None and amount is None and row.raw("unit_cost") is None and (
-            row.raw("amount") is None
+        if (
+            cost is None
+            and amount is None
+            and row.raw("unit_cost") is None
+            and (row.raw("amount") is None)
         ):
             self.error(row, "unit_cost", _("Opening stock needs a unit cost or an amount."))
         if cost is not None:
@@ -196,9 +220,7 @@ class ItemImporter(Importer):
             if barcode:
                 owner = self.barcodes.get(barcode.casefold())
                 seen_at = self.seen_barcodes.get(barcode.casefold())
-                if (owner and owner.casefold() != key) or (
-                    seen_at is not None and first is None
-                ):
+                if (owner and owner.casefold() != key) or (seen_at is not None and first is None):
                     self.error(row, "barcode", _("This barcode is already used."))
                 self.seen_barcodes.setdefault(barcode.casefold(), row.number)
             if existing is None and first is None and "name" not in values:
@@ -231,8 +253,10 @@ class ItemImporter(Importer):
 
         if self.stock and (self.actor is None or not self.actor.has_perm(PERM_POST)):
             self.file_error(
-                _("Opening stock is posted as receipts: the importing user needs the permission "
-                  "to post stock documents (command: --user).")
+                _(
+                    "Opening stock is posted as receipts: the importing user needs the permission "
+                    "to post stock documents (command: --user)."
+                )
             )
 
     def write(self, progress=None) -> None:

@@ -103,8 +103,10 @@ def import_file(
         except IntegrityError as exc:  # a concurrent change between validation and write
             logger.warning("import %s %s refused by the database: %s", kind, path.name, exc)
             importer.file_error(
-                _("The database refused the import (the register changed meanwhile?); "
-                  "nothing was written. Check the file again.")
+                _(
+                    "The database refused the import (the register changed meanwhile?); "
+                    "nothing was written. Check the file again."
+                )
             )
         else:
             result.written = True

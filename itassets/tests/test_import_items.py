@@ -98,6 +98,13 @@ def test_the_import_items_command(stores, tmp_path, capsys):
     path = write_csv(tmp_path / "i.csv", [HEADER, ["T-1", "墨盒", "个", "", "", "WH-A", "1", "x"]])
 
     with pytest.raises(CommandError):
-        call_command("import_items", str(path), "--user", keeper.username, "--no-progress",
-                     "--language", "en")
+        call_command(
+            "import_items",
+            str(path),
+            "--user",
+            keeper.username,
+            "--no-progress",
+            "--language",
+            "en",
+        )
     assert "Not a number." in capsys.readouterr().out

@@ -416,7 +416,7 @@ def test_the_writer_can_write_shared_strings_as_excel_does(tmp_path):
 
     with zipfile.ZipFile(path) as z:
         assert "xl/sharedStrings.xml" in z.namelist()
-    assert [r for r in load_workbook(path).active.iter_rows(values_only=True)] == [
+    assert list(load_workbook(path).active.iter_rows(values_only=True)) == [
         ("名称", "数量"),
         ("<联想>", 1),
         ("<联想>", 2),
