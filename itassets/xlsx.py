@@ -144,15 +144,32 @@ def read_shared_strings(source) -> list[str]:
         if inside and not depth_skip:
             text.append(chars)
 
-    parser = expat.ParserCreate()
-    parser.buffer_text = True
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.CharacterDataHandler = data
-    while chunk := source.read(READ_CHUNK):
+    first = source.read(READ_CHUNK)
+    parser = _parser(first, start, end, data)
+    chunk = first
+    while chunk:
         parser.Parse(chunk, False)
+        chunk = source.read(READ_CHUNK)
     parser.Parse(b"", True)
     return strings
+
+
+_PREFIXED_ROOT = re.compile(rb"<([A-Za-z_][\w.-]*):(?:worksheet|sst)\b")
+
+
+def _parser(first_chunk: bytes, start, end, data):
+    """An expat parser with the handlers; for files whose elements carry a namespace prefix
+    (``<x:c>``, as some generators write), the prefix is stripped before the handlers."""
+    parser = expat.ParserCreate()
+    parser.buffer_text = True
+    if _PREFIXED_ROOT.search(first_chunk[:4096]):
+        parser.StartElementHandler = lambda name, attrs: start(name.rpartition(":")[2], attrs)
+        parser.EndElementHandler = lambda name: end(name.rpartition(":")[2])
+    else:
+        parser.StartElementHandler = start
+        parser.EndElementHandler = end
+    parser.CharacterDataHandler = data
+    return parser
 
 
 def iter_sheet_rows(
@@ -245,20 +262,17 @@ def iter_sheet_rows(
                 return raw
         return raw  # "e": an error such as #N/A, kept as its text
 
-    parser = expat.ParserCreate()
-    parser.buffer_text = True
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.CharacterDataHandler = data
     try:
+        chunk = source.read(READ_CHUNK)
+        parser = _parser(chunk, start, end, data)
         while True:
-            chunk = source.read(READ_CHUNK)
             parser.Parse(chunk, not chunk)
             if ready:
                 yield from ready
                 ready.clear()
             if not chunk:
                 break
+            chunk = source.read(READ_CHUNK)
     finally:
         source.close()
 

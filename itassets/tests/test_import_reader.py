@@ -424,3 +424,28 @@ def test_the_writer_can_write_shared_strings_as_excel_does(tmp_path):
     with XlsxBook(path) as book:
         assert book.shared_strings == ["名称", "数量", "<联想>"]
         assert [r for _n, r in book.rows()][2] == ["<联想>", 2]
+
+
+def test_the_fast_reader_reads_workbooks_with_prefixed_elements(tmp_path):
+    # given the same workbook written with an "x:" prefix on every sheet and string element
+    import re
+
+    def prefixed(xml: str) -> str:
+        xml = re.sub(r"<(/?)([A-Za-z]+)([ />])", r"<\1x:\2\3", xml)
+        return xml.replace(
+            'xmlns="http://schemas.openxmlformats', 'xmlns:x="http://schemas.openxmlformats'
+        )
+
+    path = tmp_path / "prefixed.xlsx"
+    with zipfile.ZipFile(path, "w") as z:
+        for name, text in _EXCEL_PARTS.items():
+            if name in ("xl/worksheets/sheet1.xml", "xl/sharedStrings.xml"):
+                text = prefixed(text)
+                assert "<x:c " in text or "<x:si>" in text
+            z.writestr(name, text)
+
+    with XlsxBook(path) as book:
+        rows = list(book.rows("台账"))
+
+    assert rows[0] == (1, ["资产编号", "金额", "购置日期"])
+    assert rows[2] == (5, [True, "#N/A", 1500, "内联", "一行\r\n二行"])
