@@ -37,9 +37,9 @@ PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\
 
 
 def zh(label) -> str:
-    """A label as the pages show it (zh-hans)."""
+    """A label (lazy or a plain msgid) as the pages show it (zh-hans)."""
     with translation.override("zh-hans"):
-        return str(label)
+        return translation.gettext(label) if isinstance(label, str) else str(label)
 
 
 def sign_in(page, user) -> None:
