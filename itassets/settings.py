@@ -355,9 +355,7 @@ NOTIFICATIONS_WORKER_SILENT_SECONDS = env.int("NOTIFICATIONS_WORKER_SILENT_SECON
 ASSET_TAG_PATTERN = env.str("ASSET_TAG_PATTERN", default="IT-{yyyy}-{seq:06d}")
 # QR labels: a TrueType CJK font (reportlab cannot use the CFF-based Noto CJK .ttc).
 # Debian package fonts-wqy-zenhei; LABEL_FONT_INDEX picks the face inside a .ttc collection.
-LABEL_FONT_PATH = env.str(
-    "LABEL_FONT_PATH", default="/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
-)
+LABEL_FONT_PATH = env.str("LABEL_FONT_PATH", default="/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
 LABEL_FONT_INDEX = env.int("LABEL_FONT_INDEX", default=0)
 LABEL_MAX_PER_REQUEST = 1000
 
