@@ -27,18 +27,6 @@ def person_for(user) -> Person | None:
     return cached
 
 
-def subtree_ids(model, node_or_id) -> list[int]:
-    """Ids of a tree node and all its descendants (one indexed path-prefix query)."""
-    if node_or_id is None:
-        return []
-    node = (
-        node_or_id if isinstance(node_or_id, model) else model.objects.filter(pk=node_or_id).first()
-    )
-    if node is None:
-        return []
-    return list(model.objects.filter(path__startswith=node.path).values_list("id", flat=True))
-
-
 def headed_department_ids(person: Person | None) -> list[int]:
     """The departments a person heads, with all their sub-departments."""
     if person is None:
@@ -94,10 +82,6 @@ def asset_get(*, user, tag: str) -> Asset | None:
         .filter(tag=tag)
         .first()
     )
-
-
-def location_subtree_ids(location_id) -> list[int]:
-    return subtree_ids(Location, location_id)
 
 
 # --- The list page ----------------------------------------------------------------------------
@@ -161,7 +145,7 @@ class FilterTrees:
         return self.preloaded
 
     def subtree_ids(self, kind: str, node_id: int) -> list[int]:
-        """A node and its descendants: the in-memory twin of :func:`subtree_ids`."""
+        """A node and its descendants: one path-prefix match over the loaded tree."""
         rows = self.nodes[kind]
         node = next((r for r in rows if r.id == node_id), None)
         if node is None:
