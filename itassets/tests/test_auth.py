@@ -365,3 +365,19 @@ def test_lockout_is_still_on_after_fourteen_minutes(client, zhang):
     # then
     assert response.status_code == 429
     assert not _is_logged_in(client)
+
+
+def test_the_lockout_texts_follow_the_configured_limit_and_cool_off(client, zhang, settings):
+    # given: 3 failures lock for 2 hours
+    settings.AXES_FAILURE_LIMIT = 3
+    settings.AXES_COOLOFF_TIME = 2.0
+
+    # when
+    first = _login(client, "zhangsan", "wrong-password")
+    _login(client, "zhangsan", "wrong-password")
+    locked = _login(client, "zhangsan", "wrong-password")
+
+    # then
+    assert "用户名或密码不正确。注意：连续失败 3 次将锁定 120 分钟。" in first.content.decode()
+    assert locked.status_code == 429
+    assert "连续 3 次登录失败，请 120 分钟后再试；" in locked.content.decode()
