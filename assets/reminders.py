@@ -180,8 +180,9 @@ def _plural(singular: str, plural: str):
 def loan_due(rule, now: datetime) -> Iterator[Occurrence]:
     """Loans due within the lead time or overdue, from the (status, due_date) index alone.
 
-    The occurrence names the due date and the reminder (``due-3``, ``overdue-2``, and
-    ``overdue-3:cc`` for the department head's copy), so a new due date starts over."""
+    The occurrence names the due date, the holder and the reminder (``due-3``, ``overdue-2``,
+    and ``overdue-3:cc`` for the department head's copy), so a new due date or a loan to
+    someone else starts over."""
     leads = _leads(rule) or [0]
     every = max(1, rule.param("overdue_every_days", 3))
     cc_after = max(0, rule.param("cc_head_after_round", 2))
@@ -189,18 +190,19 @@ def loan_due(rule, now: datetime) -> Iterator[Occurrence]:
     rows = (
         Asset.objects.filter(status=Status.ON_LOAN, due_date__lte=today + timedelta(leads[-1]))
         .order_by("due_date", "id")
-        .values_list("id", "due_date")
+        .values_list("id", "due_date", "holder_id")
     )
-    for pk, due in rows:
+    for pk, due, holder in rows:
         ref = f"assets.asset:{pk}"
+        loan = f"{due.isoformat()}:p{holder or 0}"
         if due >= today:
             days = (due - today).days
             lead = next(d for d in leads if days <= d)
-            yield Occurrence(ref, f"{due.isoformat()}:due-{lead}", data=(pk, due, days, 0, False))
+            yield Occurrence(ref, f"{loan}:due-{lead}", data=(pk, due, days, 0, False))
             continue
         overdue = (today - due).days
         round_ = (overdue - 1) // every + 1
-        occurrence = f"{due.isoformat()}:overdue-{round_}"
+        occurrence = f"{loan}:overdue-{round_}"
         yield Occurrence(ref, occurrence, data=(pk, due, overdue, round_, False))
         if round_ > cc_after:
             yield Occurrence(ref, f"{occurrence}:cc", data=(pk, due, overdue, round_, True))

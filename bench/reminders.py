@@ -244,19 +244,21 @@ def expected_keys(now) -> set[str]:
         cursor.execute(
             # The bench gives every department a head of its own: the copy goes to the head
             # of the asset's (else the holder's) department unless the holder is that head.
-            "SELECT a.id, a.due_date, h.user_id IS NOT NULL AND h.user_id <> p.user_id "
+            "SELECT a.id, a.due_date, a.holder_id, "
+            "h.user_id IS NOT NULL AND h.user_id <> p.user_id "
             "FROM assets_asset a LEFT JOIN assets_person p ON p.id = a.holder_id "
             "LEFT JOIN assets_department d ON d.id = COALESCE(a.department_id, p.department_id) "
             "LEFT JOIN assets_person h ON h.id = d.head_id "
             "WHERE a.status = 'on_loan' AND a.due_date <= %s",
             [today + timedelta(days=3)],
         )
-        for pk, due, head_gets_copy in cursor.fetchall():
+        for pk, due, holder, head_gets_copy in cursor.fetchall():
             overdue_round = ((today - due).days - 1) // 3 + 1
             suffix = "due-3" if due >= today else f"overdue-{overdue_round}"
-            keys.add(f"loan_due:assets.asset:{pk}:{due.isoformat()}:{suffix}")
+            loan = f"{due.isoformat()}:p{holder or 0}"
+            keys.add(f"loan_due:assets.asset:{pk}:{loan}:{suffix}")
             if due < today and overdue_round > 2 and head_gets_copy:
-                keys.add(f"loan_due:assets.asset:{pk}:{due.isoformat()}:{suffix}:cc")
+                keys.add(f"loan_due:assets.asset:{pk}:{loan}:{suffix}:cc")
         cursor.execute(
             "SELECT h.id FROM assets_handover h JOIN assets_person p ON p.id = h.to_person_id "
             "WHERE h.needs_acceptance AND h.accepted_at IS NULL AND h.created_at <= %s "

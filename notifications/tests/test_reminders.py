@@ -109,7 +109,7 @@ def test_loan_due_then_overdue_rounds_then_the_head_in_copy(org):
     # given: lent to 张三 (研发中心, head 王主任), due in 3 days
     due = TODAY + timedelta(days=3)
     asset = _loan(org, due)
-    prefix = f"loan_due:assets.asset:{asset.pk}:{due.isoformat()}"
+    prefix = f"loan_due:assets.asset:{asset.pk}:{due.isoformat()}:p{org.employee_person.pk}"
 
     def recipients_of(suffix):
         return set(
@@ -152,6 +152,24 @@ def test_returned_loan_is_not_reminded(org):
     type(asset).objects.filter(pk=asset.pk).update(status=Status.IN_STOCK, holder=None)
 
     assert scan().created == 0
+
+
+def test_the_same_asset_lent_again_with_the_same_due_date_is_reminded_again(org):
+    # given: lent to 张三 and reminded
+    due = TODAY + timedelta(days=3)
+    asset = _loan(org, due)
+    scan()
+    first = set(Delivery.objects.filter(rule__kind="loan_due").values_list("recipient_id"))
+
+    # when: returned and lent to 钱七 with the same due date
+    qian = make_org_person_in_sales(org)
+    type(asset).objects.filter(pk=asset.pk).update(holder=qian)
+    created = scan().created
+
+    # then: 钱七 gets the reminder too (the key names the holder)
+    assert first == {(org.employee.pk,)}
+    assert created > 0
+    assert Delivery.objects.filter(rule__kind="loan_due", recipient=qian.user).exists()
 
 
 def test_user_preferences_choose_the_channels(org):
