@@ -1,9 +1,11 @@
 """The QR code of an asset: ``SITE_URL/assets/<tag>/``, the page a scanned label lands on.
 
-Shared by the detail page (inline SVG) and label printing.
+Shared by the detail page (an SVG image, ``assets:qr``) and label printing.
 """
 
 from __future__ import annotations
+
+import io
 
 import segno
 from django.conf import settings
@@ -19,6 +21,23 @@ def qr_code(tag: str) -> segno.QRCode:
     # Level M survives a scratched or partly covered label; micro QR codes are not allowed
     # because common phone scanners do not read them.
     return segno.make(asset_url(tag), error="m", micro=False)
+
+
+def qr_svg_image(tag: str, *, scale: int = 4, border: int = 2) -> bytes:
+    """A standalone SVG document (with its namespace, for an ``<img>``), viewBox only."""
+    out = io.BytesIO()
+    qr_code(tag).save(
+        out,
+        kind="svg",
+        scale=scale,
+        border=border,
+        xmldecl=False,
+        omitsize=True,
+        svgclass=None,
+        lineclass=None,
+        title=tag,
+    )
+    return out.getvalue()
 
 
 def qr_svg(tag: str, *, scale: int = 4, border: int = 2) -> str:

@@ -21,6 +21,7 @@ urlpatterns: list = [
     path("<str:tag>/", detail.asset_detail, name="detail"),
     path("<str:tag>/edit/", forms.asset_edit, name="edit"),
     path("<str:tag>/label.pdf", labels.label, name="label"),
+    path("<str:tag>/qr.svg", detail.asset_qr, name="qr"),
     path("<str:tag>/do/<str:transition>/", lifecycle.asset_transition, name="transition"),
     path("<str:tag>/attachments/", detail.attachment_upload, name="attachment_upload"),
     path("<str:tag>/attachments/<int:pk>/", detail.attachment_download, name="attachment"),

@@ -28,6 +28,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import statistics
@@ -68,6 +69,9 @@ def _prepare_environment(server_url: str, database: str) -> None:
         conn.close()
     os.environ["DATABASE_URL"] = server_url.rstrip("/") + f"/{database}"
     os.environ["DJANGO_SETTINGS_MODULE"] = "itassets.settings"
+    # Production keeps the cache (and so the sessions) in Redis; BENCH_REDIS_URL="" runs with
+    # the in-process cache instead. DB 14: the tests use 15.
+    os.environ["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
     os.environ["DEBUG"] = "false"
     os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789-abcdefghijklmnop")
     os.environ["ALLOWED_HOSTS"] = "testserver,localhost,127.0.0.1"
@@ -142,31 +146,71 @@ def _keeper_and_warehouses(count: int):
 # --- Stock-out race over HTTP -----------------------------------------------------------------
 
 
-class Server:
-    """gunicorn serving itassets.wsgi on a loopback port, in its own process group."""
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc), 0 if it cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def __init__(self, *, workers: int, threads: int, log: Path):
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _database_pid() -> int | None:
+    """The local MariaDB/MySQL server process, if it runs on this machine (for CPU figures)."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() in ("mariadbd", "mysqld"):
+                    return int(entry.name)
+            except OSError:
+                continue
+    return None
+
+
+class Server:
+    """gunicorn serving itassets.wsgi on a loopback port, in its own process group, with the
+    production configuration file (deploy/gunicorn.conf.py) and the environment the image's
+    entrypoint gives the web role (Prometheus multiprocess directory)."""
+
+    def __init__(self, *, workers: int | None, threads: int | None, log: Path):
         self.port = _free_port()
         self.log = log
+        env = os.environ.copy()
+        env["GUNICORN_BIND"] = f"127.0.0.1:{self.port}"
+        if workers:
+            env["GUNICORN_WORKERS"] = str(workers)
+        if threads:
+            env["GUNICORN_THREADS"] = str(threads)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(log.with_suffix(".prometheus"))
         command = [
             str(Path(sys.executable).parent / "gunicorn"),
+            f"--config={ROOT / 'deploy' / 'gunicorn.conf.py'}",
             "itassets.wsgi:application",
-            f"--bind=127.0.0.1:{self.port}",
-            f"--workers={workers}",
-            f"--threads={threads}",
-            "--worker-class=gthread",
-            "--keep-alive=30",
-            "--timeout=60",
         ]
         self._log_file = log.open("wb")
         self.proc = subprocess.Popen(
             command,
             cwd=ROOT,
-            env=os.environ.copy(),
+            env=env,
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the master and its workers."""
+        pids = [self.proc.pid, *_children(self.proc.pid)]
+        return sum(_cpu_seconds(pid) for pid in pids)
+
+    def workers(self) -> int:
+        return len(_children(self.proc.pid))
 
     def wait(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -192,6 +236,24 @@ class Server:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
         self._log_file.close()
+        shutil.rmtree(self.log.with_suffix(".prometheus"), ignore_errors=True)
+
+
+def _gunicorn_config(args) -> dict:
+    """The settings deploy/gunicorn.conf.py gives gunicorn with this environment."""
+    import runpy
+
+    env = {"GUNICORN_WORKERS": args.workers, "GUNICORN_THREADS": args.threads}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update({k: str(v) for k, v in env.items() if v})
+    try:
+        return runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _cookies(response, jar: dict) -> None:
@@ -330,9 +392,16 @@ def bench_stockout(args, keeper, warehouse, person) -> None:
             requests=60,
             clients=args.clients,
         )
+        db_pid = _database_pid()
+        cpu_server, cpu_db = server.cpu_seconds(), _cpu_seconds(db_pid) if db_pid else 0.0
+        cpu_client = time.process_time()
         results, elapsed = _race(
             server.port, jar, payload=payload, requests=args.requests, clients=args.clients
         )
+        cpu_client = time.process_time() - cpu_client
+        cpu_server = server.cpu_seconds() - cpu_server
+        cpu_db = (_cpu_seconds(db_pid) - cpu_db) if db_pid else None
+        workers = server.workers()
     finally:
         server.stop()
 
@@ -350,10 +419,18 @@ def bench_stockout(args, keeper, warehouse, person) -> None:
         running += quantity
         broken += running != after
     latencies = [r[2] for r in results]
+    config = _gunicorn_config(args)
     print(
         f"# {args.requests} concurrent 1-unit issues of one item holding {args.stock}, "
-        f"{args.clients} client threads, gunicorn {args.workers} workers × "
-        f"{args.threads} threads (gthread), {os.cpu_count()} CPUs shared with MariaDB"
+        f"{args.clients} client threads, gunicorn (deploy/gunicorn.conf.py) {workers} workers × "
+        f"{config['threads']} threads ({config['worker_class']}), {os.cpu_count()} CPUs "
+        "shared with MariaDB and this client"
+    )
+    n = len(results)
+    db_cpu = "not measured" if cpu_db is None else f"{cpu_db / n * 1000:.2f} ms"
+    print(
+        f"# CPU per request during the race: gunicorn {cpu_server / n * 1000:.2f} ms, "
+        f"MariaDB {db_cpu}, bench client {cpu_client / n * 1000:.2f} ms"
     )
     if refused:
         print(f"# a refusal says: {refused[0][1].get('message')}")
@@ -369,6 +446,7 @@ def bench_stockout(args, keeper, warehouse, person) -> None:
     print(f"stockout_p50_ms: {statistics.median(latencies):.1f} ms")
     print(f"stockout_p95_ms: {_percentile(latencies, 95):.1f} ms")
     print(f"stockout_per_s: {len(results) / elapsed:.0f} req/s")
+    print(f"stockout_server_cpu_per_request_ms: {cpu_server / n * 1000:.2f} ms")
 
 
 # --- Ledger page at 1,000,000 rows ------------------------------------------------------------
@@ -511,9 +589,10 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--stock", type=int, default=100)
     parser.add_argument("--clients", type=int, default=32)
-    # gunicorn as deploy/.env.example runs it (GUNICORN_WORKERS, GUNICORN_THREADS).
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("GUNICORN_WORKERS", 3)))
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("GUNICORN_THREADS", 4)))
+    # gunicorn as production runs it: deploy/gunicorn.conf.py, whose numbers come from the
+    # environment (GUNICORN_WORKERS, GUNICORN_THREADS); these override them.
+    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--ledger-rows", type=int, default=1_000_000)
     parser.add_argument("--reuse-ledger", action="store_true")
     parser.add_argument("--iterations", type=int, default=200)

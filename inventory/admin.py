@@ -37,6 +37,8 @@ from .models import (
     Requisition,
     RequisitionLine,
     Stock,
+    Stocktake,
+    StocktakeScan,
     Warehouse,
     format_quantity,
 )
@@ -538,6 +540,39 @@ class RequisitionAdmin(ReadOnlyAdminMixin, ExportActionsMixin, admin.ModelAdmin)
         "decided_at",
         "comment",
     )
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- Stocktakes (read-only: they move through their own pages and services) -------------------
+
+
+@admin.register(Stocktake)
+class StocktakeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "name", "kind", "status", "expected_count", "deadline", "created_at")
+    list_filter = ("kind", "status")
+    search_fields = ("=id", "name")
+    ordering = ("-id",)
+    list_per_page = LIST_PER_PAGE
+    show_full_result_count = False
+    filter_horizontal = ()
+    readonly_fields = ("locations", "departments", "categories", "warehouses", "item_categories")
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(StocktakeScan)
+class StocktakeScanAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "stocktake", "raw_code", "result", "location", "counter", "created_at")
+    list_filter = ("result",)
+    list_select_related = ("stocktake", "location", "counter")
+    search_fields = ("=raw_code", "=stocktake__id")
+    raw_id_fields = ("stocktake", "asset", "line", "item", "location", "counter")
+    ordering = ("-id",)
+    list_per_page = LIST_PER_PAGE
+    show_full_result_count = False
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -1,13 +1,20 @@
 """Demo consumables for ``manage.py seed_demo``: item categories, items, a warehouse for
 every location flagged ``is_warehouse`` (kept by the users of the keeper role) and opening
-stock posted as receipts through the service. Idempotent: running it again changes nothing
-(the opening receipts carry an idempotency key per warehouse).
+stock posted as receipts through the service.
+
+The first items are the hand-written ``ITEMS`` (toner, cable by the metre, mice, disks;
+memory below its safety stock, so the low-stock page has a row); ``seed_inventory(items=N)``
+adds generated ones up to N (``DEMO-00009`` ...), each the same for a seed whatever N is.
+Idempotent: items are upserted by code (another seed updates the generated ones in place),
+and only items without stock in the main warehouse get an opening receipt, so running it
+again changes nothing.
 
 Call ``seed_inventory()`` after the organisation and the demo users exist.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -18,7 +25,10 @@ from assets.models import Location, Supplier
 from itassets.roles import KEEPER, ROLES
 
 from . import services
-from .models import Item, ItemCategory, Warehouse
+from .models import Item, ItemCategory, Stock, Warehouse
+
+DEFAULT_SEED = 2026
+RECEIPT_LINES = 500  # lines per opening receipt (services.common.MAX_LINES)
 
 # (code, name, [(code, name)])
 CATEGORIES = [
@@ -136,12 +146,119 @@ ITEMS = [
 ]
 
 
+# Generated items: category, name, unit, spec patterns ({m} from ``sizes``), unit cost range.
+FAMILIES = [
+    (
+        "SUP-TONER",
+        "硒鼓",
+        "盒",
+        ["HP CF2{m}A 黑色", "佳能 CRG-3{m} 黑色"],
+        range(10, 90),
+        (120, 600),
+    ),
+    ("SUP-TONER", "墨盒", "个", ["爱普生 T{m} 彩色", "HP {m}XL 三色"], range(60, 99), (60, 300)),
+    ("SUP-CABLE", "网线跳线", "根", ["六类 {m} 米", "超五类 {m} 米"], range(1, 21), (5, 40)),
+    ("SUP-CABLE", "USB 数据线", "根", ["Type-C {m} 米", "Micro-USB {m} 米"], range(1, 4), (10, 50)),
+    ("SUP-CABLE", "电源线", "根", ["国标三插 {m} 米", "品字尾 {m} 米"], range(1, 6), (10, 30)),
+    ("PER-INPUT", "无线鼠标", "个", ["罗技 M{m}", "雷柏 M{m}"], range(100, 400), (40, 200)),
+    ("PER-INPUT", "键盘", "个", ["罗技 K{m}", "戴尔 KB{m}"], range(100, 900), (50, 300)),
+    (
+        "SPR-DISK",
+        "机械硬盘",
+        "块",
+        ["希捷 {m}TB SATA", "西数 {m}TB SATA"],
+        range(1, 9),
+        (300, 1500),
+    ),
+    (
+        "SPR-DISK",
+        "固态硬盘",
+        "块",
+        ["三星 {m}GB NVMe", "西数 {m}GB SATA"],
+        (256, 512, 1024),
+        (200, 900),
+    ),
+    (
+        "SPR-MEM",
+        "内存条",
+        "条",
+        ["DDR4 {m}GB 台式机", "DDR5 {m}GB 笔记本"],
+        (8, 16, 32),
+        (150, 900),
+    ),
+]
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    """One demo item (pure data) and its opening stock in the main warehouse."""
+
+    code: str
+    name: str
+    spec: str
+    unit: str
+    decimals: int
+    category: str
+    barcode: str
+    safety: Decimal
+    maximum: Decimal
+    opening: Decimal
+    unit_cost: Decimal
+
+
+def item_rows(*, count: int = len(ITEMS), seed: int = DEFAULT_SEED) -> list[ItemRow]:
+    """The demo items (pure: no database). Item i is the same for any count; the hand-written
+    ones come first and do not depend on the seed."""
+    rows = [
+        ItemRow(
+            code,
+            name,
+            spec,
+            unit,
+            decimals,
+            category,
+            barcode,
+            Decimal(safety),
+            Decimal(maximum),
+            Decimal(str(opening)),
+            Decimal(cost),
+        )
+        for code, name, spec, unit, decimals, category, barcode, safety, maximum, opening, cost in (
+            ITEMS[:count]
+        )
+    ]
+    for number in range(len(ITEMS) + 1, count + 1):
+        rng = random.Random(f"itassets-demo:{seed}:item:{number}")  # noqa: S311
+        category, name, unit, specs, sizes, (low, high) = rng.choice(FAMILIES)
+        safety = rng.choice((0, 2, 5, 10, 20))
+        maximum = safety * rng.choice((2, 3, 4)) if safety else rng.choice((0, 20, 50))
+        rows.append(
+            ItemRow(
+                code=f"DEMO-{number:05d}",
+                name=name,
+                spec=rng.choice(specs).format(m=rng.choice(list(sizes))),
+                unit=unit,
+                decimals=0,
+                category=category,
+                barcode=f"6920{number:09d}",
+                safety=Decimal(safety),
+                maximum=Decimal(maximum),
+                # Some below their safety stock, so the low-stock page lists a few.
+                opening=Decimal(rng.randint(1, max(maximum, safety, 5) + 5)),
+                unit_cost=Decimal(rng.randint(low * 100, high * 100)) / 100,
+            )
+        )
+    return rows
+
+
 @dataclass
 class InventoryResult:
     categories: int
     items: int
     warehouses: int
     receipts: int
+    items_created: int = 0
+    items_updated: int = 0
 
 
 def _categories() -> dict[str, ItemCategory]:
@@ -160,28 +277,58 @@ def _categories() -> dict[str, ItemCategory]:
     return found
 
 
+# What another seed may change in place (opening stock is posted once and stays).
+ITEM_FIELDS = [
+    "name",
+    "spec",
+    "unit",
+    "quantity_decimals",
+    "category",
+    "barcode",
+    "safety_stock",
+    "max_stock",
+]
+
+
+def _upsert_items(rows: list[ItemRow], categories, supplier) -> tuple[list[Item], int, int]:
+    existing = {i.code: i for i in Item.objects.filter(code__in=[r.code for r in rows])}
+    new, changed, items = [], [], []
+    for row in rows:
+        values = {
+            "name": row.name,
+            "spec": row.spec,
+            "unit": row.unit,
+            "quantity_decimals": row.decimals,
+            "category_id": categories[row.category].pk,
+            "barcode": row.barcode,
+            "safety_stock": row.safety,
+            "max_stock": row.maximum,
+        }
+        item = existing.get(row.code)
+        if item is None:
+            item = Item(code=row.code, default_supplier=supplier, **values)
+            new.append(item)
+        elif any(getattr(item, name) != value for name, value in values.items()):
+            for name, value in values.items():
+                setattr(item, name, value)
+            changed.append(item)
+        items.append(item)
+    Item.objects.bulk_create(new, batch_size=1000)
+    if new and new[0].pk is None:  # backends that return no ids on bulk insert
+        ids = dict(Item.objects.filter(code__in=[i.code for i in new]).values_list("code", "id"))
+        for item in new:
+            item.pk = ids[item.code]
+    Item.objects.bulk_update(changed, ITEM_FIELDS, batch_size=1000)
+    return items, len(new), len(changed)
+
+
 @transaction.atomic
-def seed_inventory() -> InventoryResult:
-    """Create or complete the demo consumables and opening stock (idempotent)."""
+def seed_inventory(*, items: int = len(ITEMS), seed: int = DEFAULT_SEED) -> InventoryResult:
+    """Create or complete ``items`` demo consumables and their opening stock (idempotent)."""
     categories = _categories()
     supplier, _ = Supplier.objects.get_or_create(name="京东企业购")
-    items = []
-    for code, name, spec, unit, decimals, category, barcode, safety, maximum, _q, _c in ITEMS:
-        item, _ = Item.objects.get_or_create(
-            code=code,
-            defaults={
-                "name": name,
-                "spec": spec,
-                "unit": unit,
-                "quantity_decimals": decimals,
-                "category": categories[category],
-                "barcode": barcode,
-                "safety_stock": Decimal(safety),
-                "max_stock": Decimal(maximum),
-                "default_supplier": supplier,
-            },
-        )
-        items.append(item)
+    rows = item_rows(count=items, seed=seed)
+    found, created, updated = _upsert_items(rows, categories, supplier)
     keepers = list(Group.objects.get(name=ROLES[KEEPER].group).user_set.all())
     warehouses = []
     for location in Location.objects.filter(is_warehouse=True).order_by("path"):
@@ -190,22 +337,31 @@ def seed_inventory() -> InventoryResult:
             warehouse.keepers.add(*keepers)
         warehouses.append(warehouse)
     receipts = 0
-    if warehouses:
+    if warehouses and found:
         main = warehouses[0]
-        result = services.document_create_and_post(
-            actor=None,
-            type="receipt",
-            warehouse=main,
-            supplier=supplier,
-            invoice_no="DEMO-0001",
-            reason="期初库存（演示数据）",
-            idempotency_key=f"demo-opening-{main.location.code}",
-            lines=[
-                {"item": item, "quantity": row[9], "unit_cost": row[10]}
-                for item, row in zip(items, ITEMS, strict=True)
-            ],
-        )
-        receipts = int(result.posted)
+        stocked = set(Stock.objects.filter(warehouse=main).values_list("item_id", flat=True))
+        missing = [(i, r) for i, r in zip(found, rows, strict=True) if i.pk not in stocked]
+        for start in range(0, len(missing), RECEIPT_LINES):
+            chunk = missing[start : start + RECEIPT_LINES]
+            result = services.document_create_and_post(
+                actor=None,
+                type="receipt",
+                warehouse=main,
+                supplier=supplier,
+                invoice_no=f"DEMO-{start // RECEIPT_LINES + 1:04d}",
+                reason="期初库存（演示数据）",
+                idempotency_key=f"demo-opening-{main.location.code}-{chunk[0][0].code}",
+                lines=[
+                    {"item": item, "quantity": row.opening, "unit_cost": row.unit_cost}
+                    for item, row in chunk
+                ],
+            )
+            receipts += int(result.posted)
     return InventoryResult(
-        categories=len(categories), items=len(items), warehouses=len(warehouses), receipts=receipts
+        categories=len(categories),
+        items=len(found),
+        warehouses=len(warehouses),
+        receipts=receipts,
+        items_created=created,
+        items_updated=updated,
     )

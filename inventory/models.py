@@ -783,3 +783,14 @@ def _line_pre_delete(sender, instance, **kwargs):
 @receiver(pre_delete, sender=LedgerEntry)
 def _ledger_pre_delete(sender, instance, **kwargs):
     _refuse_posted()
+
+
+# Stocktaking (盘点) lives in its own module; imported here so Django registers its models.
+from .models_stocktake import (  # noqa: E402, F401
+    CountLine,
+    CountSheet,
+    Stocktake,
+    StocktakeCounter,
+    StocktakeExpected,
+    StocktakeScan,
+)

@@ -451,14 +451,52 @@ def requisitions_to_decide(*, user) -> QuerySet[Requisition]:
     return _requisition_relations(qs)
 
 
-def requisitions_to_fulfil(*, user) -> QuerySet[Requisition]:
-    """Approved or partly issued requisitions, oldest first, for keepers."""
+def requisitions_to_fulfil(*, user, stocked_in=None) -> QuerySet[Requisition]:
+    """Approved or partly issued requisitions, oldest first, for keepers.
+
+    ``stocked_in`` (warehouses or their ids): only those with an item still to issue that
+    one of these warehouses holds (the keeper's queue)."""
     if not requisition_may_fulfil(user):
         return Requisition.objects.none()
     qs = Requisition.objects.filter(
         state__in=[Requisition.State.APPROVED, Requisition.State.PARTLY_ISSUED]
     ).order_by("created_at", "id")
+    if stocked_in is not None:
+        ids = [getattr(w, "pk", w) for w in stocked_in]
+        qs = qs.filter(
+            Exists(
+                RequisitionLine.objects.filter(
+                    requisition_id=OuterRef("pk"), quantity__gt=F("issued_quantity")
+                ).filter(
+                    Exists(
+                        Stock.objects.filter(
+                            item_id=OuterRef("item_id"), warehouse_id__in=ids, quantity__gt=0
+                        )
+                    )
+                )
+            )
+        )
     return _requisition_relations(qs)
+
+
+def requisition_availability(requisitions, *, warehouses) -> None:
+    """Attach to each line of ``requisitions`` (lines prefetched) ``available``: its item's
+    balance in each of ``warehouses`` ({warehouse id: quantity}) and ``available_total``.
+    One query for all of them."""
+    requisitions = list(requisitions)
+    ids = [getattr(w, "pk", w) for w in warehouses]
+    item_ids = {line.item_id for r in requisitions for line in r.lines.all()}
+    balances: dict[int, dict[int, Decimal]] = {}
+    if ids and item_ids:
+        rows = Stock.objects.filter(item_id__in=item_ids, warehouse_id__in=ids).values_list(
+            "item_id", "warehouse_id", "quantity"
+        )
+        for item_id, warehouse_id, quantity in rows:
+            balances.setdefault(item_id, {})[warehouse_id] = quantity
+    for requisition in requisitions:
+        for line in requisition.lines.all():
+            line.available = balances.get(line.item_id, {})
+            line.available_total = sum(line.available.values(), ZERO)
 
 
 def requisition_get(*, user, pk) -> Requisition | None:

@@ -57,8 +57,39 @@ NAV: list[NavItem] = [
         "assets:repair_list",
         lambda user: _role_grants(user, "assets.view_repairorder"),
     ),
+    NavItem(
+        _("Consumables"),
+        "inventory:item_list",
+        lambda user: _role_grants(user, "inventory.view_item"),
+    ),
+    NavItem(
+        _("Stock documents"),
+        "inventory:document_list",
+        lambda user: _role_grants(user, "inventory.view_document"),
+    ),
+    NavItem(
+        _("Low stock"),
+        "inventory:low_stock",
+        lambda user: _role_grants(user, "inventory.view_stock"),
+    ),
     NavItem(_("My assets"), "me:assets", _has_person),
     NavItem(_("Asset requests"), "me:requests", _has_person),
+    NavItem(_("Requisitions"), "me:requisitions", _has_person),  # 领用申请
+    NavItem(
+        _("Stocktakes"),  # 盘点
+        "inventory:stocktake_list",
+        lambda user: _role_grants(user, "inventory.view_stocktake"),
+    ),
+    NavItem(
+        _("Requisition approvals"),
+        "inventory:requisition_approvals",
+        lambda user: has_role(user, DEPT_HEAD, ADMIN),
+    ),
+    NavItem(
+        _("Requisitions to issue"),
+        "inventory:requisition_queue",
+        lambda user: _role_grants(user, "inventory.fulfil_requisition"),
+    ),
     NavItem(_("Approvals"), "approvals:list", _approves),
     NavItem(
         _("Request handling"), "requests:list", lambda user: has_role(user, DEPT_HEAD, CLERK, ADMIN)

@@ -53,7 +53,15 @@ ROLES: dict[str, Role] = {
             "资产管理员",
             _("Asset clerk"),
             Scope.ALL,
-            ("assets.*", "inventory.view_*", "notifications.view_*", "simple_history.*"),
+            (
+                "assets.*",
+                "inventory.view_*",
+                # Asset stocktakes (盘点): create, start, count, close, apply.
+                "inventory.manage_stocktake",
+                "inventory.count_stocktake",
+                "notifications.view_*",
+                "simple_history.*",
+            ),
             admin_site=True,
         ),
         Role(KEEPER, "仓库管理员", _("Warehouse keeper"), Scope.LOCATION, ("inventory.*",)),
@@ -105,15 +113,44 @@ def sync_roles_after_migrate(sender, **kwargs) -> None:
     sync_roles()
 
 
+def _role_flag(slug: str) -> str:
+    return f"_role_{slug}"
+
+
+def users_with_roles(queryset=None):
+    """Users annotated with one EXISTS per role, so that :func:`user_role_slugs` needs no
+    query of its own (``itassets.auth.RolesModelBackend`` loads the session's user this way)."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Exists, OuterRef
+
+    model = get_user_model()
+    membership = model.groups.through.objects
+    queryset = model._default_manager.all() if queryset is None else queryset
+    return queryset.annotate(
+        **{
+            _role_flag(slug): Exists(
+                membership.filter(user_id=OuterRef("pk"), group__name=role.group)
+            )
+            for slug, role in ROLES.items()
+        }
+    )
+
+
 def user_role_slugs(user) -> set[str]:
-    """The role slugs of a user, cached on the user object for the request."""
+    """The role slugs of a user, cached on the user object for the request: read from the
+    annotations of :func:`users_with_roles` when the user was loaded with them, else one
+    query."""
     if not getattr(user, "is_authenticated", False):
         return set()
     cached = getattr(user, "_role_slugs", None)
     if cached is None:
-        by_group = {r.group: r.slug for r in ROLES.values()}
-        names = user.groups.values_list("name", flat=True)
-        cached = {by_group[n] for n in names if n in by_group}
+        flags = {slug: getattr(user, _role_flag(slug), None) for slug in ROLES}
+        if None not in flags.values():
+            cached = {slug for slug, member in flags.items() if member}
+        else:
+            by_group = {r.group: r.slug for r in ROLES.values()}
+            names = user.groups.values_list("name", flat=True)
+            cached = {by_group[n] for n in names if n in by_group}
         if user.is_superuser:
             cached.add(ADMIN)
         user._role_slugs = cached

@@ -226,9 +226,11 @@ IMPORT_HISTORY_ON_CREATE = False
 EXPORT_SYNC_MAX_ROWS = env.int("EXPORT_SYNC_MAX_ROWS", default=20_000)
 
 # --- Auth -----------------------------------------------------------------------------------
+# RolesModelBackend is Django's ModelBackend loading each request's user with their roles and
+# person in one query (itassets/auth.py).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "itassets.auth.RolesModelBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 
 from assets import urls as asset_urls
+from inventory import urls as inventory_urls
 
 from . import health, views
 from .forms import LoginForm
@@ -36,7 +37,9 @@ urlpatterns = [
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("assets/", include("assets.urls")),
     path("approvals/", include((asset_urls.approval_urlpatterns, "approvals"))),
-    path("me/", include((asset_urls.me_urlpatterns, "me"))),
+    # 我的: the self-service pages of assets (/me/assets/, /me/requests/) and inventory
+    # (/me/requisitions/), one namespace; assets does not import inventory.
+    path("me/", include((asset_urls.me_urlpatterns + inventory_urls.me_urlpatterns, "me"))),
     path("requests/", include((asset_urls.request_urlpatterns, "requests"))),
     path("reports/", include("assets.urls_reports")),
     path("imports/", include("itassets.importing.urls")),

@@ -22,8 +22,10 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from functools import partial
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -256,13 +258,33 @@ MEMO_LIMIT = 50_000
 _MISSING = object()
 
 
-def _text_parser(limit: int):
-    def parse(cell):
-        if cell.__class__ is str and cell[0] != "'" and len(cell) <= limit:
-            return cell  # already trimmed by the caller: the common case, kept cheap
-        return parse_text(cell, max_length=limit)
+class _Memo(dict):
+    """A column's parsed values by raw cell: None for an empty cell, the CellError for a bad
+    one. Text cells are keys as they are; other cells as (type, value), because 1, 1.0 and
+    True are equal keys but different cells (a serial number, a date, not a date)."""
 
-    return parse
+    __slots__ = ("fn",)
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def parse(self, cell):
+        """Parse ``cell`` (a memo miss), remember and return the result."""
+        key = cell if cell.__class__ is str else (cell.__class__, cell)
+        value = None
+        if cell.__class__ is str:
+            cell = cell.strip()
+        if cell is not None and cell != "":
+            try:
+                value = self.fn(cell)
+            except CellError as exc:
+                value = exc
+            if value.__class__ is str and not value:
+                value = None
+        if len(self) < MEMO_LIMIT:
+            self[key] = value
+        return value
 
 
 def _via(resolve):
@@ -419,54 +441,60 @@ class AssetImporter(Importer):
     # --- cells --------------------------------------------------------------------------
 
     def _compile(self) -> None:
-        """The per-file parsing plan: (column key, value key, cell index, parser, memo) for
-        the columns present. Low-cardinality columns (dates, references, statuses) are
-        memoised: each distinct cell is parsed or resolved once per file."""
-        text = _text_parser
+        """The per-file parsing plan for the columns present.
+
+        Text columns are checked inline (trimmed, length, the export's formula guard); every
+        other column is memoised: each distinct raw cell is parsed or resolved once per file
+        and every later occurrence costs one dict lookup (the memo also remembers empty
+        cells as None and bad ones as their CellError, so the happy path raises nothing)."""
         present = self.index
-        specs = [
-            ("tag", "tag", text(50), False),
-            ("name", "name", text(200), False),
-            ("serial_number", "serial_number", text(100), False),
-            ("order_number", "order_number", text(100), False),
-            ("invoice_number", "invoice_number", text(100), False),
-            ("notes", "notes", text(10_000), False),
-            ("purchase_date", "purchase_date", parse_date, True),
-            ("warranty_end", "warranty_end", parse_date, True),
-            ("cost", "cost", lambda c: parse_decimal(c, minimum=Decimal(0)), True),
+        texts = [
+            ("tag", 50),
+            ("name", 200),
+            ("serial_number", 100),
+            ("order_number", 100),
+            ("invoice_number", 100),
+            ("notes", 10_000),
+            ("model", 200),
+        ]
+        parsers = [
+            ("purchase_date", "purchase_date", parse_date),
+            ("warranty_end", "warranty_end", parse_date),
+            ("cost", "cost", lambda c: parse_decimal(c, minimum=Decimal(0))),
             (
                 "useful_life_months",
                 "useful_life_months",
                 lambda c: parse_int(c, minimum=1, maximum=1200),
-                True,
             ),
             (
                 "residual_rate",
                 "residual_rate",
                 lambda c: parse_decimal(c, minimum=Decimal(0), maximum=Decimal(100), percent=True),
-                True,
             ),
-            ("status", "status", self._parse_status, True),
-            ("department", "department_id", _via(self.departments.resolve), True),
-            ("location", "location_id", _via(self.locations.resolve), True),
-            ("supplier", "supplier_id", _via(self.suppliers.resolve), True),
-            # the employee number wins over the name: listed first, the name then skipped
-            ("holder_no", "holder_no", _via(self.people.resolve), True),
-            ("holder", "holder", _via(self.people.resolve), True),
-            ("category", "category", _via(self.categories.resolve), True),
-            ("manufacturer", "manufacturer", _via(self.manufacturers.resolve), True),
-            ("model", "model", text(200), False),
+            ("status", "status", self._parse_status),
+            ("department", "department_id", _via(self.departments.resolve)),
+            ("location", "location_id", _via(self.locations.resolve)),
+            ("supplier", "supplier_id", _via(self.suppliers.resolve)),
+            ("category", "category", _via(self.categories.resolve)),
+            ("manufacturer", "manufacturer", _via(self.manufacturers.resolve)),
         ]
-        self.plan = [
-            (key, out, present[key], fn, {} if memo else None)
-            for key, out, fn, memo in specs
-            if key in present
+        # (cell index, value key, column key, max length) of the text columns present
+        self.text_plan = [(present[key], key, key, limit) for key, limit in texts if key in present]
+        # (cell index, value key, column key, memo) of the memoised columns present
+        self.memo_plan = [
+            (present[key], out, key, _Memo(fn)) for key, out, fn in parsers if key in present
+        ]
+        # the employee number wins over the name: the first non-empty of the two is used
+        people = _via(self.people.resolve)
+        self.holder_plan = [
+            (present[key], key, _Memo(people)) for key in ("holder_no", "holder") if key in present
         ]
         self.model_memo: dict[tuple, object] = {}
         self.custom_plan = [
             (index, normalise_header(label), label) for index, label in self.extra.items()
         ]
-        self.custom_memo: dict[tuple, object] = {}
+        self.custom_by_category: dict[int | None, tuple] = {}
+        self.custom_memos: dict[int, _Memo] = {}
 
     def _parse_status(self, cell) -> str:
         status = self.statuses.get(cell_text(cell).casefold())
@@ -481,42 +509,53 @@ class AssetImporter(Importer):
         v = {}
         cells = row.cells
         n = len(cells)
-        by_number = False
-        for key, out, index, fn, memo in self.plan:
+        for index, out, key, limit in self.text_plan:
             if index >= n:
                 continue
             cell = cells[index]
-            if cell is None:
-                continue
             if cell.__class__ is str:
                 cell = cell.strip()
                 if not cell:
                     continue
-            if key == "holder_no":
-                by_number = True
-            elif key == "holder" and by_number:
+                if cell[0] != "'" and len(cell) <= limit:  # the common case, kept cheap
+                    v[out] = cell
+                    continue
+            elif cell is None:
                 continue
-            if memo is None:
-                try:
-                    value = fn(cell)
-                except CellError as exc:
-                    value = exc
-            else:
-                value = memo.get(cell, _MISSING)
-                if value is _MISSING:
-                    try:
-                        value = fn(cell)
-                    except CellError as exc:
-                        value = exc
-                    if len(memo) < MEMO_LIMIT:
-                        memo[cell] = value
-            if value.__class__ is CellError:
-                self.error(row, key, str(value), value=cells[index])
-            elif value is not None and value != "":
+            try:
+                value = parse_text(cell, max_length=limit)
+            except CellError as exc:
+                self.error(row, key, str(exc), value=cells[index])
+                continue
+            if value:
                 v[out] = value
-        holder = v.pop("holder_no", None) or v.pop("holder", None)
-        if holder is not None:
-            v["holder_id"] = holder
+        for index, out, key, memo in self.memo_plan:
+            if index >= n:
+                continue
+            cell = cells[index]
+            value = memo.get(cell if cell.__class__ is str else (cell.__class__, cell), _MISSING)
+            if value is _MISSING:
+                value = memo.parse(cell)
+            if value is None:
+                continue
+            if value.__class__ is CellError:
+                self.error(row, key, str(value), value=cell)
+            else:
+                v[out] = value
+        for index, key, memo in self.holder_plan:
+            if index >= n:
+                continue
+            cell = cells[index]
+            value = memo.get(cell if cell.__class__ is str else (cell.__class__, cell), _MISSING)
+            if value is _MISSING:
+                value = memo.parse(cell)
+            if value is None:
+                continue
+            if value.__class__ is CellError:
+                self.error(row, key, str(value), value=cell)
+            else:
+                v["holder_id"] = value
+            break
         model = v.pop("model", None)
         if model is not None and not ("manufacturer" not in v and row.raw("manufacturer")):
             key = (model, v.get("manufacturer"), v.get("category"))
@@ -574,12 +613,26 @@ class AssetImporter(Importer):
         return {r["id"]: r for r in rows}
 
     def _serial_owners(self, serials: list[str]) -> dict[tuple, tuple]:
-        """(manufacturer id, case-folded serial) → (asset id, tag) for the chunk's serials."""
+        """(manufacturer id, case-folded serial) → (asset id, tag) for the chunk's serials.
+
+        Plain SQL: the ORM prepares every value of a 2,000-value ``IN`` list in Python, which
+        cost more than the query."""
         if not serials:
             return {}
-        rows = Asset.objects.filter(serial_number__in=serials).values_list(
-            "id", "tag", "manufacturer_id", "serial_number"
+        qn = connection.ops.quote_name
+        meta = Asset._meta
+        columns = ", ".join(
+            qn(meta.get_field(name).column)
+            for name in ("id", "tag", "manufacturer", "serial_number")
         )
+        sql = (
+            f"SELECT {columns} FROM {qn(meta.db_table)} "  # noqa: S608 (identifiers from the model)
+            f"WHERE {qn(meta.get_field('serial_number').column)} IN "
+            f"({', '.join(['%s'] * len(serials))})"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, serials)
+            rows = cursor.fetchall()
         return {(mfr, sn.casefold()): (pk, tag) for pk, tag, mfr, sn in rows}
 
     def _decide(self, row: Row, v: dict, existing: dict | None, owners: dict, bad: bool) -> None:
@@ -648,8 +701,13 @@ class AssetImporter(Importer):
                     },
                 )
             unassigned = "holder_id" not in v and "department_id" not in v
-            holder_given = row.raw("holder") is not None or row.raw("holder_no") is not None
-            if status == Status.IN_USE and unassigned and not bad and not holder_given:
+            if (
+                status == Status.IN_USE
+                and unassigned
+                and not bad
+                and row.raw("holder") is None
+                and row.raw("holder_no") is None
+            ):
                 self.error(row, "status", _("An asset in use needs a user or a using department."))
         else:
             self._check_placement(row, v, existing)
@@ -687,23 +745,43 @@ class AssetImporter(Importer):
                     _("Use a lifecycle action (assign, transfer or return) to change this."),
                 )
 
+    def _custom_plan(self, category_id) -> tuple:
+        """For a category: (per custom column: (cell index, header, field or None, memo),
+        keys of its fields, fields a new row must get when their column is empty)."""
+        fields = self.schema.fields(category_id)
+        columns = []
+        for index, norm_label, label in self.custom_plan:
+            field = fields.get(norm_label)
+            memo = None
+            if field is not None:
+                memo = self.custom_memos.get(field.pk)
+                if memo is None:
+                    memo = self.custom_memos[field.pk] = _Memo(partial(parse_custom, field))
+            columns.append((index, label, field, memo))
+        defaults = [
+            (norm_label, field)
+            for norm_label, field in fields.items()
+            if field.field_type == CustomField.Type.BOOLEAN or field.required
+        ]
+        plan = (columns, {f.key for f in fields.values()} if fields else None, defaults)
+        self.custom_by_category[category_id] = plan
+        return plan
+
     def _custom(self, row: Row, category_id, existing) -> dict | None:
         """The custom-field values of the row (merged over the existing ones), or None."""
-        fields = self.schema.fields(category_id)
+        plan = self.custom_by_category.get(category_id) or self._custom_plan(category_id)
+        columns, keep, defaults = plan
         values = {}
         given = set()
         cells = row.cells
-        memo = self.custom_memo
-        for index, norm_label, label in self.custom_plan:
-            raw = cells[index] if index < len(cells) else None
-            if raw is None:
+        n = len(cells)
+        for index, label, field, memo in columns:
+            if index >= n:
                 continue
-            if raw.__class__ is str:
-                raw = raw.strip()
-                if not raw:
+            raw = cells[index]
+            if memo is None:  # not a field of the row's category
+                if raw is None or (raw.__class__ is str and not raw.strip()):
                     continue
-            field = fields.get(norm_label)
-            if field is None:
                 if category_id is not None and category_id > 0:
                     self.error(
                         row,
@@ -713,22 +791,17 @@ class AssetImporter(Importer):
                         col_index=index,
                     )
                 continue
-            given.add(field.key)
-            key = (field.pk, raw)
-            value = memo.get(key, _MISSING)
+            value = memo.get(raw if raw.__class__ is str else (raw.__class__, raw), _MISSING)
             if value is _MISSING:
-                try:
-                    value = parse_custom(field, raw)
-                except CellError as exc:
-                    value = exc
-                if len(memo) < MEMO_LIMIT:
-                    memo[key] = value
+                value = memo.parse(raw)
+            if value is None:
+                continue
+            given.add(field.key)
             if value.__class__ is CellError:
                 self.error(row, label, str(value), col_index=index)
             else:
                 values[field.key] = value
         if existing is not None:
-            keep = {f.key for f in fields.values()} if fields else None
             merged = {
                 k: val
                 for k, val in (existing["custom_fields"] or {}).items()
@@ -736,12 +809,12 @@ class AssetImporter(Importer):
             }
             merged.update(values)
             return merged
-        for norm_label, field in fields.items():
+        for norm_label, field in defaults:
             if field.key in given:
                 continue
             if field.field_type == CustomField.Type.BOOLEAN:
                 values[field.key] = False
-            elif field.required:
+            else:
                 index = next((i for i, lab, _h in self.custom_plan if lab == norm_label), None)
                 self.error(
                     row,

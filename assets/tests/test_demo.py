@@ -4,6 +4,8 @@ from io import StringIO
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db.models import F
 
 from assets import demo
 from assets.models import Department, Location, Person
@@ -193,9 +195,113 @@ def test_generated_passwords_are_random():
 
 def test_seed_demo_assets_option_is_not_supported_yet(db):
     # when
-    output = seed("--people", "6", "--assets", "5", "--items", "3")
+    output = seed("--people", "6", "--assets", "5", "--items", "0")
 
     # then
     assert "--assets 5: not supported yet" in output
-    assert "--items 3: not supported yet" in output
     assert Person.objects.count() == 6
+
+
+# --- Consumables (inventory/demo.py, called lazily: assets does not import inventory) ----------
+
+
+def stock_snapshot() -> list:
+    from inventory.models import Document, Item, Stock
+
+    return [
+        list(Item.objects.values_list("code", "name", "spec", "barcode", "safety_stock")),
+        list(Stock.objects.values_list("item__code", "warehouse_id", "quantity", "value")),
+        Document.objects.count(),
+    ]
+
+
+def test_seed_demo_seeds_a_few_consumables_with_stock_by_default(db):
+    from inventory.demo import ITEMS
+    from inventory.models import Item, Stock, Warehouse
+
+    # when
+    output = seed("--people", "6")
+
+    # then
+    assert "consumables: 8 created, 0 updated; 2 warehouses, 1 opening receipts posted" in output
+    assert Item.objects.count() == len(ITEMS) == 8
+    main = Warehouse.objects.get(location__code="WH-MAIN")
+    assert [u.username for u in main.keepers.all()] == ["keeper"]
+    toner = Stock.objects.get(item__code="TONER-HP-26A", warehouse=main)
+    assert (toner.quantity, toner.average_cost) == (10, 385)
+    # one item is below its safety stock, so the low-stock page has a row
+    assert list(
+        Stock.objects.filter(quantity__lt=F("item__safety_stock")).values_list(
+            "item__code", flat=True
+        )
+    ) == ["MEM-DDR4-16G"]
+
+
+def test_seed_demo_items_option_adds_generated_items_deterministically(db):
+    from inventory.models import Item, Stock
+
+    # when
+    first = seed("--people", "6", "--items", "30")
+    snapshot_30 = stock_snapshot()
+    again = seed("--people", "6", "--items", "30")
+
+    # then 30 items, each with opening stock, and a second run changes nothing
+    assert "consumables: 30 created, 0 updated; 2 warehouses, 1 opening receipts posted" in first
+    assert "consumables: 0 created, 0 updated; 2 warehouses, 0 opening receipts posted" in again
+    assert Item.objects.count() == 30
+    assert Stock.objects.filter(quantity__gt=0).count() == 30
+    assert stock_snapshot() == snapshot_30
+    assert Item.objects.filter(code="DEMO-00030").exists()
+
+
+def test_seed_demo_more_items_later_adds_only_the_missing(db):
+    from inventory.models import Item
+
+    # given
+    seed("--people", "6", "--items", "12")
+    first_twelve = list(Item.objects.order_by("pk").values_list("code", "name", "spec", "barcode"))
+
+    # when
+    output = seed("--people", "6", "--items", "20")
+
+    # then
+    assert "consumables: 8 created, 0 updated; 2 warehouses, 1 opening receipts posted" in output
+    rows = Item.objects.order_by("pk").values_list("code", "name", "spec", "barcode")
+    assert list(rows[:12]) == first_twelve
+    assert Item.objects.count() == 20
+
+
+def test_seed_demo_items_zero_creates_no_consumables(db):
+    from inventory.models import Item
+
+    output = seed("--people", "6", "--items", "0")
+
+    assert "consumables" not in output
+    assert not Item.objects.exists()
+
+
+def test_seed_demo_rejects_negative_items(db):
+    with pytest.raises(CommandError, match="must not be negative"):
+        seed("--items", "-1")
+
+
+def test_assets_never_imports_inventory_at_module_level():
+    """inventory depends on assets, not the reverse: seed_demo imports inventory.demo only
+    inside the command (and only when the app is installed)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(demo.__file__).resolve().parent
+    offenders = []
+    for path in root.rglob("*.py"):
+        if "tests" in path.relative_to(root).parts:
+            continue
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            if any(n == "inventory" or n.startswith("inventory.") for n in names):
+                offenders.append(str(path.relative_to(root)))
+    assert offenders == []

@@ -8,8 +8,11 @@ Documents
 
 Posting (``_post``) is the only code that changes stock. In one transaction it:
 
-1. locks the document row (``select_for_update``): a second post of the same document waits,
-   then finds it posted and returns ``PostResult(posted=False, message=...)``: a no-op;
+1. locks the document row (``select_for_update``) when posting a saved draft: a second post
+   of the same document waits, then finds it posted and returns
+   ``PostResult(posted=False, message=...)``: a no-op. ``document_create_and_post`` has no
+   row to lock yet: its document is inserted in step 5, and a replay is recognised by its
+   idempotency key (a unique column);
 2. locks the requisition it fulfils, if any;
 3. locks the stock rows it touches one by one in a fixed order, sorted by
    ``(item_id, warehouse_id)``, so two postings over overlapping rows cannot deadlock. A
@@ -17,12 +20,17 @@ Posting (``_post``) is the only code that changes stock. In one transaction it:
    KEY UPDATE``, which takes the row's exclusive lock at once and tolerates a concurrent
    insert); a missing row that would give stock means none is available;
 4. applies the lines in order with moving average cost (see ``_Balance``), refusing to take
-   any balance below zero (``StockShortage``, naming item, warehouse, available and requested);
-5. writes the stock rows, one ``LedgerEntry`` per movement (running balance and value), the
-   lines' costs, and the document's number (``RK-20261121-0001``, per type and day, from the
-   race-safe sequence of ``assets.services.lifecycle.document_number``, taken last so the
-   sequence row is locked only for the end of the transaction);
+   any balance below zero (``StockShortage``, naming item, warehouse, available and requested)
+   before it has written anything;
+5. takes the document's number (``RK-20261121-0001``, per type and day, from the race-safe
+   sequence ``common.number_allocate``: one statement, its row locked from here to the end of
+   the transaction), then writes the document (a new one is inserted already posted, with
+   its lines and their costs; a draft is updated), one ``LedgerEntry`` per movement (running
+   balance and value) and the stock rows;
 6. schedules the signals (``inventory.signals``) on commit.
+
+The hot path (a scanner's one-line issue) is one locked read and five writes: sequence,
+document, line, ledger entry, stock row. A refusal is one locked read and a rollback.
 
 The database's check constraints (quantity and value ≥ 0) are the second guard: if they
 fire, the posting fails with the same ``StockShortage`` message and nothing is saved.
@@ -41,11 +49,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-
-from assets.services.lifecycle import document_number
 
 from .. import signals
 from ..models import (
@@ -75,6 +81,7 @@ from .common import (
     _require_manages,
     _require_perm,
     money,
+    number_allocate,
     unit_cost_round,
 )
 from .validation import HEADER_FIELDS, _Draft, _validate, _warehouse_qs
@@ -118,10 +125,8 @@ def document_create(
     return _save_draft(actor=actor, draft=draft, idempotency_key=idempotency_key)
 
 
-def _save_draft(
-    *, actor, draft: _Draft, idempotency_key: str | None, lines: bool = True
-) -> Document:
-    """Insert the draft (and its lines unless ``lines`` is False: posting inserts them)."""
+def _save_draft(*, actor, draft: _Draft, idempotency_key: str | None) -> Document:
+    """Insert the draft and its lines."""
     document = Document(type=draft.type, operator=actor, idempotency_key=idempotency_key)
     for name, value in draft.header.items():
         setattr(document, name, value)
@@ -138,16 +143,20 @@ def _save_draft(
             existing.replayed = True  # the same request, sent twice at once
             return existing
     document.replayed = False
-    if lines:
-        _save_lines(document, draft.lines)
+    _save_lines(document, draft.lines)
     return document
 
 
 def _save_lines(document: Document, lines: list[DocumentLine]) -> list[DocumentLine]:
-    """Insert a draft's lines; returns them with their ids (re-read where the database
-    cannot return ids from a bulk insert)."""
+    """Insert a document's lines (its own, not yet visible to anyone else); returns them with
+    their ids (re-read where the database cannot return ids from a bulk insert)."""
     for line in lines:
         line.document = document
+    if len(lines) == 1:
+        # One INSERT that answers the id on every database. Model.save_base skips
+        # DocumentLine.save's check of the document's status, which is this transaction's.
+        models.Model.save_base(lines[0], force_insert=True)
+        return lines
     DocumentLine.objects.bulk_create(lines)
     if all(line.pk for line in lines):
         return lines
@@ -380,7 +389,9 @@ def _refresh_caller(document: Document, posted: Document) -> None:
 
 
 def _post(document: Document, lines: list[DocumentLine], actor) -> PostResult:
-    """Apply a locked draft's lines. See the module docstring for the order of locks."""
+    """Apply the lines of a locked draft, or of a new document not saved yet, which is then
+    inserted already posted with its lines (nothing is written before the stock checks pass).
+    See the module docstring for the order of locks."""
     if not lines:
         raise ValidationError(_("A document without lines cannot be posted."), code="empty")
     if document.date > timezone.localdate():
@@ -426,18 +437,24 @@ def _post(document: Document, lines: list[DocumentLine], actor) -> PostResult:
             balance.put(line.quantity, amount)
             entries.append(_entry(document, line, balance, line.quantity, unit, amount, now))
 
-    _write_balances(balances, now)
-    if any(line.pk is None for line in lines):
-        _save_lines(document, lines)  # created and posted at once: inserted with their costs
+    number = number_allocate(DOCUMENT_PREFIX[document.type], day=document.date)
+    if document.pk is None:
+        # Created and posted at once: one INSERT of the posted document (Model.save_base
+        # skips Document.save, which refuses to write anything but drafts), then its lines
+        # with their costs.
+        document.status, document.number, document.posted_at = Status.POSTED, number, now
+        document.posted_by = actor
+        models.Model.save_base(document, force_insert=True)
+        _save_lines(document, lines)
     else:
+        Document.objects.filter(pk=document.pk).update(
+            status=Status.POSTED, number=number, posted_at=now, posted_by=actor
+        )
+        document.status, document.number, document.posted_at = Status.POSTED, number, now
+        document.posted_by = actor
         DocumentLine.objects.bulk_update(lines, ["unit_cost", "amount"])
     LedgerEntry.objects.bulk_create(entries)
-    number = document_number(DOCUMENT_PREFIX[document.type], today=document.date)
-    Document.objects.filter(pk=document.pk).update(
-        status=Status.POSTED, number=number, posted_at=now, posted_by=actor
-    )
-    document.status, document.number, document.posted_at = Status.POSTED, number, now
-    document.posted_by = actor
+    _write_balances(balances, now)
 
     signals.send_on_commit(signals.document_posted, Document, document_id=document.pk)
     for balance in balances.values():
@@ -497,7 +514,6 @@ def _write_balances(balances: dict[tuple[int, int], _Balance], now) -> None:
             ) from None
 
 
-@transaction.atomic
 def document_create_and_post(
     *, actor, type: str, lines: Sequence[Mapping], idempotency_key: str | None = None, **header
 ) -> PostResult:
@@ -505,26 +521,30 @@ def document_create_and_post(
     left behind, not even a draft (scanners, requisition fulfilment). A replayed
     ``idempotency_key`` returns the first request's result without changing anything.
 
-    The key is looked up only when the request cannot be a first one: when its input no
-    longer validates (e.g. the requisition it fulfilled has nothing left to issue) or its
-    insert collides with the first request's document. A first request (the usual case)
-    costs no extra query.
+    The document is inserted only once its stock rows are locked and checked (already
+    posted, numbered, with its lines), so a refusal writes nothing. The key is looked up only
+    when the request cannot be a first one: when it is refused (e.g. the stock it took is
+    gone, or the requisition it fulfilled has nothing left to issue) or its insert collides
+    with the first request's document. A first request (the usual case) costs no extra query.
     """
     idempotency_key = (idempotency_key or "").strip()[:64] or None
     try:
         draft = _validate(actor=actor, type=type, header=header, lines=lines)
-    except (ValidationError, PermissionDenied):
+        document = Document(type=draft.type, operator=actor, idempotency_key=idempotency_key)
+        for name, value in draft.header.items():
+            setattr(document, name, value)
+        _check_may_post(actor, document, keeper_checked=True)
+        # Outermost: no savepoint; inside a caller's transaction: rolled back to its savepoint
+        # if refused or on a duplicate key, so the key can still be looked up.
+        with transaction.atomic():
+            return _post(document, draft.lines, actor)
+    except (ValidationError, PermissionDenied, IntegrityError):
         existing = _existing_by_key(idempotency_key)
         if existing is None:
             raise
-        return document_post(document=existing, actor=actor)
-    _check_may_post(
-        actor, Document(type=type, warehouse=draft.header["warehouse"]), keeper_checked=True
-    )
-    document = _save_draft(actor=actor, draft=draft, idempotency_key=idempotency_key, lines=False)
-    if document.replayed:
-        return document_post(document=document, actor=actor)
-    return _post(document, draft.lines, actor)
+    # The same request, sent again (or twice at once): the first one's result, no change.
+    existing.replayed = True
+    return document_post(document=existing, actor=actor)
 
 
 # --- Reversal ---------------------------------------------------------------------------------
@@ -616,8 +636,7 @@ def document_reverse(*, document: Document, actor, reason: str) -> Document:
     )
     reversal.warehouse = _warehouse_qs().get(pk=warehouse.pk)
     _check_may_post(actor, reversal)
-    reversal.save()
-    _post(reversal, lines, actor)
+    _post(reversal, lines, actor)  # inserts the reversal, posted
     Document.objects.filter(pk=original.pk).update(status=Status.REVERSED)
     document.__dict__["status"] = Status.REVERSED
     signals.send_on_commit(

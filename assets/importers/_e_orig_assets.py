@@ -1,0 +1,975 @@
+"""Importing the asset register: upsert by asset tag (else serial number + manufacturer).
+
+Per chunk of rows: every cell is parsed and every reference resolved from in-memory maps;
+then two queries (existing assets by the chunk's tags, by its serial numbers) decide which
+rows create and which update, and find serial numbers that belong to another asset.
+
+Rules:
+- New assets need a model; the name defaults to the model's, the status to "in use" when a
+  user is given and "in stock" otherwise; only the starting states of the lifecycle
+  (``INITIAL_STATES``) are allowed. Tags left empty are reserved in one block.
+- Existing assets: only non-empty cells change a field (an empty cell keeps the value); the
+  status, user, department and location of an existing asset are never changed by an import
+  (lifecycle actions do that, as the edit form): a different value is reported.
+- Created assets get an ``AssetEvent`` "import" (actor, time, file and row): their creation
+  record. Updated assets get a simple-history row ("~", reason "import") with their new
+  values. Created assets get no simple-history "+" row unless ``IMPORT_HISTORY_ON_CREATE``:
+  it is a second copy of every inserted row with 14 indexes, and cost 40 % of the write time
+  (docs/imports.md).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from django.conf import settings
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from itassets.importing.base import Column, Importer, Row, batched
+from itassets.importing.bulk import ids_by, insert_rows, update_rows
+from itassets.importing.values import (
+    CellError,
+    cell_text,
+    format_bool,
+    normalise_header,
+    parse_bool,
+    parse_date,
+    parse_decimal,
+    parse_int,
+    parse_text,
+)
+
+from ..lifecycle import INITIAL_STATES, Status
+from ..models import Asset, AssetEvent, Category, CustomField, Department, Location
+from ..services.register import _add_months, asset_tags_allocate
+from .refs import ModelIndex, PeopleIndex, TreeIndex, manufacturers_index, suppliers_index
+
+ASSET_COLUMNS = (
+    Column(
+        "tag",
+        gettext_lazy("Asset tag"),
+        ("资产编号", "资产标签", "资产编码", "资产条码", "编号", "标签", "tag", "asset tag"),
+        help=gettext_lazy(
+            "Leave empty for a new asset to get the next tag; an existing tag updates that asset."
+        ),
+        example="",
+    ),
+    Column(
+        "name",
+        gettext_lazy("Name"),
+        ("资产名称", "名称", "设备名称", "name"),
+        help=gettext_lazy("Defaults to the model's name."),
+        example="研发笔记本",
+    ),
+    Column(
+        "category",
+        gettext_lazy("Category"),
+        ("分类", "资产分类", "类别", "资产类别", "category"),
+        help=gettext_lazy(
+            "Code or full path; must be the model's category. Needed to create a missing model."
+        ),
+    ),
+    Column(
+        "manufacturer",
+        gettext_lazy("Manufacturer"),
+        ("品牌", "厂商", "制造商", "生产厂家", "厂家", "manufacturer", "brand"),
+        help=gettext_lazy("Tells models of the same name apart."),
+    ),
+    Column(
+        "model",
+        gettext_lazy("Model"),
+        ("型号", "规格型号", "设备型号", "model"),
+        required=True,
+        help=gettext_lazy("Model name or model number, as in the catalog."),
+    ),
+    Column(
+        "serial_number",
+        gettext_lazy("Serial number"),
+        ("序列号", "sn", "s/n", "序列号/sn", "sn码", "serial", "serial number", "serial no"),
+        help=gettext_lazy(
+            "Unique per manufacturer. Without a tag, a known serial number updates that asset."
+        ),
+        example="PF4ABC12",
+    ),
+    Column(
+        "status",
+        gettext_lazy("Status"),
+        ("状态", "资产状态", "使用状态", "status"),
+        help=gettext_lazy(
+            "New assets: On order, In stock / idle or In use (default: In use "
+            "when a user is given, else In stock)."
+        ),
+    ),
+    Column(
+        "holder",
+        gettext_lazy("User"),
+        ("使用人", "领用人", "保管人", "责任人", "user", "holder"),
+        help=gettext_lazy("Employee number or a unique name."),
+    ),
+    Column(
+        "holder_no",
+        gettext_lazy("User's employee number"),
+        ("使用人工号", "工号", "员工编号", "employee number", "employee no"),
+        help=gettext_lazy("If given, used instead of the user's name."),
+    ),
+    Column(
+        "department",
+        gettext_lazy("Using department"),
+        ("使用部门", "部门", "所属部门", "department"),
+        help=gettext_lazy("Code or full path, such as 总部/研发中心/测试部."),
+    ),
+    Column(
+        "location",
+        gettext_lazy("Location"),
+        ("存放地点", "位置", "地点", "存放位置", "location"),
+        help=gettext_lazy("Code or full path."),
+    ),
+    Column("supplier", gettext_lazy("Supplier"), ("供应商", "supplier", "vendor")),
+    Column(
+        "order_number",
+        gettext_lazy("Purchase order number"),
+        ("采购单号", "订单号", "采购订单号", "po", "order number"),
+    ),
+    Column(
+        "invoice_number",
+        gettext_lazy("Invoice number"),
+        ("发票号", "发票号码", "invoice", "invoice number"),
+    ),
+    Column(
+        "purchase_date",
+        gettext_lazy("Purchase date"),
+        ("购置日期", "购买日期", "采购日期", "购入日期", "purchase date"),
+        example="2024-05-01",
+    ),
+    Column(
+        "cost",
+        gettext_lazy("Cost (CNY)"),
+        ("金额", "原值", "价格", "购置金额", "采购金额", "资产原值", "单价", "cost", "price"),
+        help=gettext_lazy("¥, thousands separators and 元 are fine."),
+        example="¥8,999.00",
+    ),
+    Column(
+        "warranty_end",
+        gettext_lazy("Warranty end date"),
+        ("保修截止", "保修截止日期", "保修到期", "保修到期日", "保修期至", "warranty end"),
+        help=gettext_lazy("Defaults to the purchase date plus the model's warranty."),
+    ),
+    Column(
+        "useful_life_months",
+        gettext_lazy("Useful life (months)"),
+        ("使用年限(月)", "使用寿命(月)", "折旧月数", "使用月数", "useful life"),
+        help=gettext_lazy("Empty: the category's default."),
+    ),
+    Column(
+        "residual_rate",
+        gettext_lazy("Residual rate (%)"),
+        ("残值率", "residual rate"),
+        help=gettext_lazy("Empty: the category's default."),
+    ),
+    Column("notes", gettext_lazy("Notes"), ("备注", "说明", "notes", "remarks")),
+)
+
+# The stored fields, in the order of a planned insert (see _plan_create).
+FIELDS = (
+    "tag",
+    "model_id",
+    "category_id",
+    "manufacturer_id",
+    "name",
+    "serial_number",
+    "status",
+    "department_id",
+    "holder_id",
+    "location_id",
+    "supplier_id",
+    "order_number",
+    "invoice_number",
+    "purchase_date",
+    "cost",
+    "warranty_end",
+    "useful_life_months",
+    "residual_rate",
+    "custom_fields",
+    "notes",
+)
+# Set at creation; afterwards changed only by lifecycle transitions (as asset_update refuses).
+PLACEMENT = ("holder_id", "department_id", "location_id")
+# Fields an update may change (never the status or the placement; the tag is the key).
+UPDATABLE = tuple(f for f in FIELDS[1:6] + FIELDS[7:] if f not in PLACEMENT)
+_AUDIT = ("created_by_id", "updated_by_id", "created_at", "updated_at")
+HistoricalAsset = Asset.history.model
+_HISTORY = (
+    "history_date",
+    "history_change_reason",
+    "history_type",
+    "history_relation_id",
+    "history_user_id",
+)
+# The asset's columns its history rows copy (simple-history tracks all but the excluded).
+_HISTORY_ASSET_FIELDS = tuple(
+    f.attname
+    for f in HistoricalAsset._meta.concrete_fields
+    if f.attname not in ("history_id", *_HISTORY)
+)
+_EVENT = (
+    "asset_id",
+    "transition",
+    "from_status",
+    "to_status",
+    "actor_id",
+    "occurred_at",
+    "note",
+    "payload",
+)
+_TEXT_LIMITS = {"name": 200, "order_number": 100, "invoice_number": 100, "notes": 10_000}
+_SYNONYMS = {
+    "在用": Status.IN_USE,
+    "使用中": Status.IN_USE,
+    "已领用": Status.IN_USE,
+    "领用": Status.IN_USE,
+    "闲置": Status.IN_STOCK,
+    "在库": Status.IN_STOCK,
+    "库存": Status.IN_STOCK,
+    "库存中": Status.IN_STOCK,
+    "备用": Status.IN_STOCK,
+    "已订购": Status.ORDERED,
+    "采购中": Status.ORDERED,
+    "订购": Status.ORDERED,
+    "借出": Status.ON_LOAN,
+    "借用": Status.ON_LOAN,
+    "维修": Status.IN_REPAIR,
+    "维修中": Status.IN_REPAIR,
+    "待报废": Status.PENDING_DISPOSAL,
+    "待处置": Status.PENDING_DISPOSAL,
+    "已报废": Status.DISPOSED,
+    "报废": Status.DISPOSED,
+    "已处置": Status.DISPOSED,
+    "丢失": Status.LOST,
+    "遗失": Status.LOST,
+}
+
+
+MEMO_LIMIT = 50_000
+_MISSING = object()
+
+
+def _text_parser(limit: int):
+    def parse(cell):
+        if cell.__class__ is str and cell[0] != "'" and len(cell) <= limit:
+            return cell  # already trimmed by the caller: the common case, kept cheap
+        return parse_text(cell, max_length=limit)
+
+    return parse
+
+
+def _via(resolve):
+    """A reference resolver as a cell parser (the cell as trimmed text)."""
+
+    def parse(cell):
+        return resolve(cell_text(cell))
+
+    return parse
+
+
+def status_lookup() -> dict[str, str]:
+    """Status value by any label people use: values, English and Chinese labels, synonyms."""
+    lookup = {}
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            for status in Status:
+                lookup[str(status.label).casefold()] = status.value
+                # "In stock / idle" also as "In stock" and "idle"
+                for part in str(status.label).split("/"):
+                    lookup.setdefault(part.strip().casefold(), status.value)
+    for status in Status:
+        lookup[status.value] = status.value
+        lookup[status.value.replace("_", " ")] = status.value
+    for word, status in _SYNONYMS.items():
+        lookup.setdefault(word, status.value)
+    return lookup
+
+
+class CustomSchema:
+    """Every category's custom fields (own and inherited), by normalised label."""
+
+    def __init__(self, categories: TreeIndex):
+        self.categories = categories
+        self.own: dict[int, list[CustomField]] = {}
+        self.labels: dict[str, str] = {}  # normalised label → label as defined
+        for field in CustomField.objects.order_by("position", "id"):
+            self.own.setdefault(field.category_id, []).append(field)
+            self.labels.setdefault(normalise_header(field.label), field.label)
+        self.by_path = {node[0]: pk for pk, node in categories.nodes.items()}
+        self._cache: dict[int, dict[str, CustomField]] = {}
+
+    def fields(self, category_id: int | None) -> dict[str, CustomField]:
+        """normalised label → field, ancestors' fields first (a child's field of the same
+        label wins)."""
+        if category_id is None or category_id < 0:
+            return {}
+        hit = self._cache.get(category_id)
+        if hit is not None:
+            return hit
+        path = self.categories.nodes[category_id][0]
+        step = Category.steplen
+        fields: dict[str, CustomField] = {}
+        for end in range(step, len(path) + 1, step):
+            pk = self.by_path.get(path[:end])
+            for field in self.own.get(pk, ()):
+                fields[normalise_header(field.label)] = field
+        self._cache[category_id] = fields
+        return fields
+
+
+def parse_custom(field: CustomField, raw):
+    """A custom field's cell as the JSON value ``assets.custom_fields`` stores."""
+    match field.field_type:
+        case CustomField.Type.INTEGER:
+            return parse_int(raw)
+        case CustomField.Type.DECIMAL:
+            value = parse_decimal(raw, places=6, max_digits=20)
+            return format(value.normalize(), "f")
+        case CustomField.Type.DATE:
+            return parse_date(raw).isoformat()
+        case CustomField.Type.BOOLEAN:
+            return parse_bool(raw)
+        case CustomField.Type.CHOICE:
+            text = parse_text(raw)
+            for choice in field.choices:
+                if text == choice or text.casefold() == str(choice).casefold():
+                    return choice
+            raise CellError(
+                _("Not one of the options: %(options)s.")
+                % {"options": "、".join(str(c) for c in field.choices)}
+            )
+        case _:
+            return parse_text(raw, max_length=500)
+
+
+def _custom_example(field: CustomField):
+    """A value a template row can carry for a custom field (so the template imports)."""
+    match field.field_type:
+        case CustomField.Type.CHOICE:
+            return field.choices[0] if field.choices else ""
+        case CustomField.Type.INTEGER:
+            return 1
+        case CustomField.Type.DECIMAL:
+            return "1.5"
+        case CustomField.Type.DATE:
+            return date(2024, 5, 1)
+        case CustomField.Type.BOOLEAN:
+            return format_bool(False)
+        case _:
+            return ""
+
+
+def custom_display(field: CustomField, value):
+    """A stored custom value as an export cell (the inverse of ``parse_custom``)."""
+    if value is None:
+        return None
+    if field.field_type == CustomField.Type.BOOLEAN:
+        return format_bool(bool(value))
+    if field.field_type == CustomField.Type.DECIMAL:
+        return Decimal(str(value))
+    if field.field_type == CustomField.Type.DATE:
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            return str(value)
+    return value
+
+
+class AssetImporter(Importer):
+    kind = "assets"
+    label = gettext_lazy("Assets")
+    permission = "assets.add_asset"
+    columns = ASSET_COLUMNS
+
+    def prepare(self) -> None:
+        create = self.create_missing_refs
+        self.departments = TreeIndex(Department, create_missing=create, code_prefix="D")
+        self.locations = TreeIndex(Location, create_missing=create, code_prefix="L")
+        self.categories = TreeIndex(Category)
+        self.manufacturers = manufacturers_index(create_missing=create)
+        self.suppliers = suppliers_index(create_missing=create)
+        self.models = ModelIndex(self.manufacturers, create_missing=create)
+        self.people = PeopleIndex()
+        self.schema = CustomSchema(self.categories)
+        self.statuses = status_lookup()
+        self.memo: dict[tuple, object] = {}
+        self.seen_tags: dict[str, int] = {}
+        self.seen_serials: dict[tuple, int] = {}
+        self.creates: list[tuple] = []  # FIELDS values + (row number,)
+        self.updates: list[tuple] = []  # (asset id, row number, {field: new value})
+        self.explicit_tags: set[str] = set()
+
+    def extra_headers(self) -> dict[str, object]:
+        schema = getattr(self, "schema", None)
+        if schema is None:
+            return {}
+        return dict(schema.labels)
+
+    def check_header(self) -> None:
+        if "tag" not in self.index and "model" not in self.index:
+            self.require_columns("model")
+
+    # --- cells --------------------------------------------------------------------------
+
+    def _compile(self) -> None:
+        """The per-file parsing plan: (column key, value key, cell index, parser, memo) for
+        the columns present. Low-cardinality columns (dates, references, statuses) are
+        memoised: each distinct cell is parsed or resolved once per file."""
+        text = _text_parser
+        present = self.index
+        specs = [
+            ("tag", "tag", text(50), False),
+            ("name", "name", text(200), False),
+            ("serial_number", "serial_number", text(100), False),
+            ("order_number", "order_number", text(100), False),
+            ("invoice_number", "invoice_number", text(100), False),
+            ("notes", "notes", text(10_000), False),
+            ("purchase_date", "purchase_date", parse_date, True),
+            ("warranty_end", "warranty_end", parse_date, True),
+            ("cost", "cost", lambda c: parse_decimal(c, minimum=Decimal(0)), True),
+            (
+                "useful_life_months",
+                "useful_life_months",
+                lambda c: parse_int(c, minimum=1, maximum=1200),
+                True,
+            ),
+            (
+                "residual_rate",
+                "residual_rate",
+                lambda c: parse_decimal(c, minimum=Decimal(0), maximum=Decimal(100), percent=True),
+                True,
+            ),
+            ("status", "status", self._parse_status, True),
+            ("department", "department_id", _via(self.departments.resolve), True),
+            ("location", "location_id", _via(self.locations.resolve), True),
+            ("supplier", "supplier_id", _via(self.suppliers.resolve), True),
+            # the employee number wins over the name: listed first, the name then skipped
+            ("holder_no", "holder_no", _via(self.people.resolve), True),
+            ("holder", "holder", _via(self.people.resolve), True),
+            ("category", "category", _via(self.categories.resolve), True),
+            ("manufacturer", "manufacturer", _via(self.manufacturers.resolve), True),
+            ("model", "model", text(200), False),
+        ]
+        self.plan = [
+            (key, out, present[key], fn, {} if memo else None)
+            for key, out, fn, memo in specs
+            if key in present
+        ]
+        self.model_memo: dict[tuple, object] = {}
+        self.custom_plan = [
+            (index, normalise_header(label), label) for index, label in self.extra.items()
+        ]
+        self.custom_memo: dict[tuple, object] = {}
+
+    def _parse_status(self, cell) -> str:
+        status = self.statuses.get(cell_text(cell).casefold())
+        if status is None:
+            raise CellError(
+                _("Unknown status “%(value)s”; use one of: %(statuses)s.")
+                % {"value": cell, "statuses": "、".join(str(s.label) for s in Status)}
+            )
+        return status
+
+    def _parse(self, row: Row) -> dict:
+        v = {}
+        cells = row.cells
+        n = len(cells)
+        by_number = False
+        for key, out, index, fn, memo in self.plan:
+            if index >= n:
+                continue
+            cell = cells[index]
+            if cell is None:
+                continue
+            if cell.__class__ is str:
+                cell = cell.strip()
+                if not cell:
+                    continue
+            if key == "holder_no":
+                by_number = True
+            elif key == "holder" and by_number:
+                continue
+            if memo is None:
+                try:
+                    value = fn(cell)
+                except CellError as exc:
+                    value = exc
+            else:
+                value = memo.get(cell, _MISSING)
+                if value is _MISSING:
+                    try:
+                        value = fn(cell)
+                    except CellError as exc:
+                        value = exc
+                    if len(memo) < MEMO_LIMIT:
+                        memo[cell] = value
+            if value.__class__ is CellError:
+                self.error(row, key, str(value), value=cells[index])
+            elif value is not None and value != "":
+                v[out] = value
+        holder = v.pop("holder_no", None) or v.pop("holder", None)
+        if holder is not None:
+            v["holder_id"] = holder
+        model = v.pop("model", None)
+        if model is not None and not ("manufacturer" not in v and row.raw("manufacturer")):
+            key = (model, v.get("manufacturer"), v.get("category"))
+            value = self.model_memo.get(key, _MISSING)
+            if value is _MISSING:
+                try:
+                    value = self.models.resolve(model, manufacturer_id=key[1], category_id=key[2])
+                except CellError as exc:
+                    value = exc
+                self.model_memo[key] = value
+            if value.__class__ is CellError:
+                self.error(row, "model", str(value))
+            else:
+                v["model_id"] = value
+        return v
+
+    # --- rows ---------------------------------------------------------------------------
+
+    def validate(self, rows: list[Row]) -> None:
+        if not hasattr(self, "plan"):
+            self._compile()
+        errors = self.result.errors
+        parsed = []
+        for row in rows:
+            before = len(errors)
+            v = self._parse(row)
+            parsed.append((row, v, len(errors) > before))
+        tags = [v["tag"] for _row, v, _bad in parsed if "tag" in v]
+        serials = [v["serial_number"] for _row, v, _bad in parsed if "serial_number" in v]
+        by_tag = self._existing("tag__in", tags)
+        owners = self._serial_owners(serials)
+        # rows without a tag: a known serial number of the model's manufacturer updates
+        matched = {}
+        for _row, v, _bad in parsed:
+            if "tag" not in v and "serial_number" in v and "model_id" in v:
+                mfr = self.models.info[v["model_id"]][2]
+                owner = owners.get((mfr, v["serial_number"].casefold()))
+                if owner:
+                    matched[id(v)] = owner[0]
+        by_id = self._existing("id__in", list(matched.values()), key="id") if matched else {}
+        for row, v, bad in parsed:
+            existing = None
+            if "tag" in v:
+                existing = by_tag.get(v["tag"].casefold())
+            elif id(v) in matched:
+                existing = by_id.get(matched[id(v)])
+            self._decide(row, v, existing, owners, bad)
+
+    def _existing(self, lookup: str, values: list, *, key: str = "tag") -> dict:
+        if not values:
+            return {}
+        rows = Asset.objects.filter(**{lookup: values}).values("id", *FIELDS)
+        if key == "tag":
+            return {r["tag"].casefold(): r for r in rows}
+        return {r["id"]: r for r in rows}
+
+    def _serial_owners(self, serials: list[str]) -> dict[tuple, tuple]:
+        """(manufacturer id, case-folded serial) → (asset id, tag) for the chunk's serials."""
+        if not serials:
+            return {}
+        rows = Asset.objects.filter(serial_number__in=serials).values_list(
+            "id", "tag", "manufacturer_id", "serial_number"
+        )
+        return {(mfr, sn.casefold()): (pk, tag) for pk, tag, mfr, sn in rows}
+
+    def _decide(self, row: Row, v: dict, existing: dict | None, owners: dict, bad: bool) -> None:
+        errors = self.result.errors
+        before = len(errors)
+        tag = v.get("tag")
+        if tag:
+            key = tag.casefold()
+            first = self.seen_tags.get(key)
+            if first is not None:
+                self.error(
+                    row, "tag", _("Duplicate asset tag: also in row %(row)s.") % {"row": first}
+                )
+            else:
+                self.seen_tags[key] = row.number
+        model_id = v.get("model_id")
+        if model_id is not None:
+            _name, category_id, mfr_id, _warranty = self.models.info[model_id]
+        elif existing is not None:
+            category_id, mfr_id = existing["category_id"], existing["manufacturer_id"]
+        else:
+            category_id = mfr_id = None
+            if row.raw("model") is None:
+                self.error(row, "model", _("Required for a new asset."))
+        if "category" in v and category_id is not None and v["category"] != category_id:
+            self.error(
+                row,
+                "category",
+                _("The model belongs to category “%(category)s”.")
+                % {"category": self.categories.full_name(category_id)},
+            )
+        if "manufacturer" in v and mfr_id is not None and v["manufacturer"] != mfr_id:
+            self.error(row, "manufacturer", _("Not the manufacturer of the asset's model."))
+        serial = v.get("serial_number")
+        if serial and mfr_id is not None:
+            key = (mfr_id, serial.casefold())
+            first = self.seen_serials.get(key)
+            if first is not None:
+                self.error(
+                    row,
+                    "serial_number",
+                    _("Duplicate serial number: also in row %(row)s.") % {"row": first},
+                )
+            else:
+                self.seen_serials[key] = row.number
+                owner = owners.get(key)
+                if owner is not None and (existing is None or owner[0] != existing["id"]):
+                    self.error(
+                        row,
+                        "serial_number",
+                        _("This serial number already belongs to asset %(tag)s.")
+                        % {"tag": owner[1]},
+                    )
+        status = v.get("status")
+        if existing is None:
+            if status is None:
+                status = Status.IN_USE if "holder_id" in v else Status.IN_STOCK
+            elif status not in INITIAL_STATES:
+                self.error(
+                    row,
+                    "status",
+                    _("A new asset cannot start as “%(status)s”; use %(allowed)s.")
+                    % {
+                        "status": Status(status).label,
+                        "allowed": "、".join(str(s.label) for s in Status if s in INITIAL_STATES),
+                    },
+                )
+            unassigned = "holder_id" not in v and "department_id" not in v
+            holder_given = row.raw("holder") is not None or row.raw("holder_no") is not None
+            if status == Status.IN_USE and unassigned and not bad and not holder_given:
+                self.error(row, "status", _("An asset in use needs a user or a using department."))
+        else:
+            self._check_placement(row, v, existing)
+        if existing is not None and status is not None and status != existing["status"]:
+            self.error(
+                row,
+                "status",
+                _(
+                    "The status of an existing asset changes only through lifecycle actions "
+                    "(now “%(status)s”)."
+                )
+                % {"status": Status(existing["status"]).label},
+            )
+        custom = self._custom(row, category_id, existing)
+        if bad or len(errors) > before:
+            return
+        if existing is None:
+            self._plan_create(row, v, status, category_id, mfr_id, custom)
+        else:
+            self._plan_update(row, v, existing, category_id, mfr_id, custom)
+
+    def _check_placement(self, row: Row, v: dict, existing: dict) -> None:
+        """Who holds an existing asset, its department and location change only through
+        lifecycle actions (assign, transfer, return), which record events and handovers."""
+        for field, keys in (
+            ("holder_id", ("holder_no", "holder")),
+            ("department_id", ("department",)),
+            ("location_id", ("location",)),
+        ):
+            if field in v and v[field] != existing[field]:
+                key = next((k for k in keys if row.raw(k) is not None), keys[-1])
+                self.error(
+                    row,
+                    key,
+                    _("Use a lifecycle action (assign, transfer or return) to change this."),
+                )
+
+    def _custom(self, row: Row, category_id, existing) -> dict | None:
+        """The custom-field values of the row (merged over the existing ones), or None."""
+        fields = self.schema.fields(category_id)
+        values = {}
+        given = set()
+        cells = row.cells
+        memo = self.custom_memo
+        for index, norm_label, label in self.custom_plan:
+            raw = cells[index] if index < len(cells) else None
+            if raw is None:
+                continue
+            if raw.__class__ is str:
+                raw = raw.strip()
+                if not raw:
+                    continue
+            field = fields.get(norm_label)
+            if field is None:
+                if category_id is not None and category_id > 0:
+                    self.error(
+                        row,
+                        label,
+                        _("“%(label)s” is not a field of category “%(category)s”.")
+                        % {"label": label, "category": self.categories.full_name(category_id)},
+                        col_index=index,
+                    )
+                continue
+            given.add(field.key)
+            key = (field.pk, raw)
+            value = memo.get(key, _MISSING)
+            if value is _MISSING:
+                try:
+                    value = parse_custom(field, raw)
+                except CellError as exc:
+                    value = exc
+                if len(memo) < MEMO_LIMIT:
+                    memo[key] = value
+            if value.__class__ is CellError:
+                self.error(row, label, str(value), col_index=index)
+            else:
+                values[field.key] = value
+        if existing is not None:
+            keep = {f.key for f in fields.values()} if fields else None
+            merged = {
+                k: val
+                for k, val in (existing["custom_fields"] or {}).items()
+                if keep is None or k in keep
+            }
+            merged.update(values)
+            return merged
+        for norm_label, field in fields.items():
+            if field.key in given:
+                continue
+            if field.field_type == CustomField.Type.BOOLEAN:
+                values[field.key] = False
+            elif field.required:
+                index = next((i for i, lab, _h in self.custom_plan if lab == norm_label), None)
+                self.error(
+                    row,
+                    field.label,
+                    _("Required for this category."),
+                    col_index=index,
+                    value="",
+                )
+        return values
+
+    def _plan_create(self, row, v, status, category_id, mfr_id, custom) -> None:
+        model_id = v["model_id"]
+        name = v.get("name") or self.models.info[model_id][0]
+        warranty = v.get("warranty_end")
+        purchased = v.get("purchase_date")
+        months = self.models.info[model_id][3]
+        if warranty is None and purchased is not None and months:
+            warranty = _add_months(purchased, months)
+        tag = v.get("tag")
+        if tag:
+            self.explicit_tags.add(tag.casefold())
+        self.creates.append(
+            (
+                tag,
+                model_id,
+                category_id,
+                mfr_id,
+                name,
+                v.get("serial_number"),
+                status,
+                v.get("department_id"),
+                v.get("holder_id"),
+                v.get("location_id"),
+                v.get("supplier_id"),
+                v.get("order_number", ""),
+                v.get("invoice_number", ""),
+                purchased,
+                v.get("cost"),
+                warranty,
+                v.get("useful_life_months"),
+                v.get("residual_rate"),
+                custom or {},
+                v.get("notes", ""),
+                row.number,
+            )
+        )
+        self.result.created += 1
+
+    def _plan_update(self, row, v, existing, category_id, mfr_id, custom) -> None:
+        changes = {}
+        if "model_id" in v:
+            v = {**v, "category_id": category_id, "manufacturer_id": mfr_id}
+        for field in UPDATABLE:
+            if field == "custom_fields":
+                if custom is not None and custom != (existing["custom_fields"] or {}):
+                    changes[field] = custom
+                continue
+            if field in v and v[field] != existing[field]:
+                changes[field] = v[field]
+        if changes:
+            self.updates.append((existing["id"], row.number, changes))
+            self.result.updated += 1
+        else:
+            self.result.unchanged += 1
+
+    # --- write --------------------------------------------------------------------------
+
+    def before_write(self) -> None:
+        """Reserve the new tags in one block, in a transaction of their own (the tag
+        sequence stays locked only for that moment; a failed import leaves a gap)."""
+        need = sum(1 for c in self.creates if c[0] is None)
+        self.new_tags: list[str] = []
+        while len(self.new_tags) < need:
+            tags = asset_tags_allocate(count=need - len(self.new_tags))
+            self.new_tags += [t for t in tags if t.casefold() not in self.explicit_tags]
+
+    def write(self, progress=None) -> None:
+        refs = self.result.refs_created
+        for name, index in (
+            ("manufacturers", self.manufacturers),
+            ("suppliers", self.suppliers),
+            ("departments", self.departments),
+            ("locations", self.locations),
+        ):
+            if n := index.create_pending():
+                refs[name] = n
+        if n := self.models.create_pending(
+            manufacturer_ids=self.manufacturers.pending, category_ids=None
+        ):
+            refs["models"] = n
+        now = timezone.now()
+        done = 0
+        done += self._write_creates(now, progress)
+        self._write_updates(now, progress, done)
+
+    def _fk(self):
+        return {
+            "model_id": self.models.pending,
+            "manufacturer_id": self.manufacturers.pending,
+            "department_id": self.departments.pending,
+            "location_id": self.locations.pending,
+            "supplier_id": self.suppliers.pending,
+        }
+
+    def _write_creates(self, now, progress) -> int:
+        """INSERT the new assets and their "import" events (and history rows "+" with
+        IMPORT_HISTORY_ON_CREATE), in batches (see itassets.importing.bulk for why not
+        bulk_create)."""
+        actor_id = self.actor.pk if self.actor else None
+        fk = [(FIELDS.index(k), p) for k, p in self._fk().items() if p.items]
+        tags = iter(self.new_tags)
+        done = 0
+        status_at = FIELDS.index("status")
+        for batch in batched(self.creates, self.batch_size):
+            rows, numbers = [], []
+            for values in batch:
+                values = list(values)
+                numbers.append(values.pop())
+                if values[0] is None:
+                    values[0] = next(tags)
+                for i, pending in fk:
+                    values[i] = pending.resolve(values[i])
+                rows.append((*values, actor_id, actor_id, now, now))
+            insert_rows(Asset, [*FIELDS, *_AUDIT], rows)
+            ids = ids_by(Asset, "tag", [r[0] for r in rows])
+            pks = [ids[r[0]] for r in rows]
+            if settings.IMPORT_HISTORY_ON_CREATE:
+                insert_rows(
+                    HistoricalAsset,
+                    [*FIELDS, "created_by_id", "created_at", "id", *_HISTORY],
+                    [
+                        (*r[: len(FIELDS)], actor_id, now, pk, now, "import", "+", pk, actor_id)
+                        for r, pk in zip(rows, pks, strict=True)
+                    ],
+                )
+            insert_rows(
+                AssetEvent,
+                _EVENT,
+                [
+                    (
+                        pk,
+                        "import",
+                        "",
+                        r[status_at],
+                        actor_id,
+                        now,
+                        "",
+                        {"file": self.file_name, "row": n},
+                    )
+                    for r, pk, n in zip(rows, pks, numbers, strict=True)
+                ],
+            )
+            done += len(rows)
+            if progress:
+                progress(done)
+        return done
+
+    def _write_updates(self, now, progress, done: int) -> None:
+        """UPDATE the changed assets (every updatable column from the full new row) and add
+        their history rows ("~")."""
+        actor_id = self.actor.pk if self.actor else None
+        fk = {k: p for k, p in self._fk().items() if p.items}
+        columns = [*UPDATABLE, "updated_by_id", "updated_at"]
+        history_columns = list(_HISTORY_ASSET_FIELDS)
+        for batch in batched(self.updates, self.batch_size):
+            current = {
+                r[0]: list(r)
+                for r in Asset.objects.filter(pk__in=[pk for pk, _n, _c in batch]).values_list(
+                    *history_columns
+                )
+            }
+            position = {name: i for i, name in enumerate(history_columns)}
+            updates, history = [], []
+            for pk, _number, changes in batch:
+                row = current[pk]
+                for field, value in changes.items():
+                    row[position[field]] = fk[field].resolve(value) if field in fk else value
+                updates.append((pk, *(row[position[f]] for f in UPDATABLE), actor_id, now))
+                history.append((*row, now, "import", "~", pk, actor_id))
+            update_rows(Asset, columns, updates)
+            insert_rows(HistoricalAsset, [*history_columns, *_HISTORY], history)
+            done += len(batch)
+            if progress:
+                progress(done)
+
+    # --- templates ----------------------------------------------------------------------
+
+    def template_columns(self, *, category: Category | None = None, **options):
+        columns = super().template_columns()
+        if category is not None:
+            for field in self.schema.fields(category.pk).values():
+                help_text = str(field.get_field_type_display())
+                if field.choices:
+                    help_text += ": " + "、".join(str(c) for c in field.choices)
+                if field.help_text:
+                    help_text += f" ({field.help_text})"
+                columns.append((field.label, help_text, field.required, ""))
+        return columns
+
+    def template_examples(self, *, category: Category | None = None, **options) -> list[list]:
+        """Two example rows from the live catalog (a model of the chosen category, a real
+        department and location), so the template imports as is after editing."""
+        from ..models import AssetModel
+
+        models = AssetModel.objects.select_related("manufacturer", "category")
+        if category is not None:
+            models = models.filter(category__path__startswith=category.path)
+        model = models.order_by("id").first()
+        department = Department.objects.order_by("path").last()
+        location = Location.objects.filter(is_warehouse=False).order_by("path").last()
+        examples = []
+        for n, (status, holder) in enumerate(((Status.IN_STOCK, ""), (Status.IN_USE, ""))):
+            values = {
+                "name": model.name if model else "",
+                "category": model.category.full_name if model else "",
+                "manufacturer": model.manufacturer.name if model else "",
+                "model": model.name if model else "",
+                "serial_number": f"SN-EXAMPLE-{n + 1}",
+                "status": str(Status(status).label),
+                "holder": holder,
+                "department": department.full_name if department else "",
+                "location": location.full_name if location else "",
+                "purchase_date": date(2024, 5, 1),
+                "cost": "8999.00",
+                "notes": _("Example row: replace or delete it."),
+            }
+            row = [values.get(c.key, "") for c in self.columns]
+            if category is not None:
+                row += [_custom_example(f) for f in self.schema.fields(category.pk).values()]
+            examples.append(row)
+        return examples
