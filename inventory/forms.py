@@ -282,8 +282,8 @@ def scan_into(rows: list[LineRow], code: str) -> str | None:
     """Add one of the item whose barcode (or code) is ``code``: a new row, or one more on the
     row that has it. Returns an error message (nothing changed) or None."""
     code = code.strip()
-    if not code:
-        return _("Scan or type a barcode first.")
+    if not code:  # Enter in another field "clicks" the barcode button: nothing to add
+        return None
     item = selectors.item_get(barcode=code)
     if item is None:
         return _(

@@ -206,9 +206,9 @@ def scan_locations(*, stocktake: Stocktake, user) -> list[tuple[int, str]]:
     """(id, full name) of the locations ``user`` may scan at: the scope's location subtrees
     (every location when the scope names none), narrowed to the counter's assigned area."""
     areas = list(
-        StocktakeCounter.objects.filter(stocktake=stocktake, user=user).values_list(
-            "location__path", flat=True
-        )
+        StocktakeCounter.objects.filter(stocktake=stocktake, user=user)
+        .order_by()
+        .values_list("location__path", flat=True)
     )
     if not areas:
         return []

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from assets.lifecycle import Status as AssetStatus
 from itassets.xlsx import STYLE_BOLD, XlsxWriter
@@ -52,9 +53,9 @@ def write_report_xlsx(report: StocktakeReport, out) -> None:
         sheet.append([_("Started"), _local(stocktake.started_at), ""])
         sheet.append([_("Closed"), _local(stocktake.closed_at), ""])
         sheet.append([])
-        _bold(sheet, [_("Result"), _("Count"), _("Value (CNY)")])
+        _bold(sheet, [pgettext("stocktake", "Result"), _("Count"), _("Value (CNY)")])
         sheet.append([_("Expected"), report.expected, report.expected_value])
-        sheet.append([_("Found"), report.found, report.found_value])
+        sheet.append([pgettext("stocktake", "Found"), report.found, report.found_value])
         for section in report.sections:
             value = None if section.key == UNKNOWN else section.value
             sheet.append([section.label, section.count, value])
@@ -71,7 +72,7 @@ def write_report_xlsx(report: StocktakeReport, out) -> None:
             _("Value (CNY)"),
             _("Found at"),
             _("Observed holder"),
-            _("Method"),
+            pgettext("stocktake", "Method"),
             _("Found on"),
             _("Found by"),
             _("Outcome"),

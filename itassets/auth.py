@@ -24,18 +24,22 @@ PERSON_RELATION = "person"
 
 
 @cache
-def _has_person_relation() -> bool:
-    related = get_user_model()._meta.related_objects
-    return any(r.get_accessor_name() == PERSON_RELATION for r in related)
+def _user_queryset():
+    """Built once: constructing the six EXISTS clauses cost more than running the query."""
+    model = get_user_model()
+    queryset = users_with_roles()
+    if any(r.get_accessor_name() == PERSON_RELATION for r in model._meta.related_objects):
+        queryset = queryset.select_related(PERSON_RELATION)
+    return queryset
 
 
 class RolesModelBackend(ModelBackend):
     def get_user(self, user_id):
-        queryset = users_with_roles()
-        if _has_person_relation():
-            queryset = queryset.select_related(PERSON_RELATION)
-        user = queryset.filter(pk=user_id).first()
-        return user if user is not None and self.user_can_authenticate(user) else None
+        try:
+            user = _user_queryset().get(pk=user_id)  # get() clones: the base stays unevaluated
+        except get_user_model().DoesNotExist:
+            return None
+        return user if self.user_can_authenticate(user) else None
 
     def get_all_permissions(self, user_obj, obj=None):
         if not user_obj.is_active or user_obj.is_anonymous or obj is not None:

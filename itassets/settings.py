@@ -222,6 +222,9 @@ IMPORT_MAX_COMPRESSION_RATIO = env.int("IMPORT_MAX_COMPRESSION_RATIO", default=2
 # Write a simple-history "+" row for every asset an import creates (the "import" event is the
 # creation record either way); off by default: it costs 40 % of the import's write time.
 IMPORT_HISTORY_ON_CREATE = False
+# MySQL/MariaDB: write each validated chunk on a writer thread (one transaction, committed
+# only if the whole file is valid) while the next chunks are validated. docs/imports.md
+IMPORT_STREAM_WRITES = env.bool("IMPORT_STREAM_WRITES", default=True)
 # Exports up to this many rows download at once; larger ones run as a background job.
 EXPORT_SYNC_MAX_ROWS = env.int("EXPORT_SYNC_MAX_ROWS", default=20_000)
 

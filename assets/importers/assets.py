@@ -575,7 +575,7 @@ class AssetImporter(Importer):
     # --- rows ---------------------------------------------------------------------------
 
     def validate(self, rows: list[Row]) -> None:
-        if not hasattr(self, "plan"):
+        if not hasattr(self, "text_plan"):
             self._compile()
         errors = self.result.errors
         parsed = []

@@ -14,6 +14,7 @@ from assets.models import TagSequence
 from itassets.roles import ADMIN, has_role
 
 from ..models import Document, DocumentType, Item, Requisition, Warehouse, format_quantity
+from . import statements
 
 Type = DocumentType
 Status = Document.Status
@@ -153,10 +154,7 @@ def user_manages_warehouse(actor, warehouse: Warehouse | int) -> bool:
     if not getattr(actor, "is_authenticated", False):
         return False
     warehouse_id = warehouse.pk if isinstance(warehouse, Warehouse) else warehouse
-    keeps = Warehouse.keepers.through.objects.filter(
-        warehouse_id=warehouse_id, user_id=actor.pk
-    ).exists()
-    return keeps or _is_admin(actor)
+    return statements.user_keeps_warehouse(actor.pk, warehouse_id) or _is_admin(actor)
 
 
 def _require_perm(actor, perm: str, message: str) -> None:

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, connection, models, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -67,6 +67,7 @@ from ..models import (
     Warehouse,
     format_quantity,
 )
+from . import statements
 from .common import (
     PERM_CHANGE,
     PERM_DELETE,
@@ -92,7 +93,8 @@ from .validation import HEADER_FIELDS, _Draft, _validate, _warehouse_qs
 def _existing_by_key(key: str | None) -> Document | None:
     if not key:
         return None
-    return Document.objects.filter(idempotency_key=key).first()
+    pk = statements.document_id_by_key(key)
+    return None if pk is None else Document.objects.get(pk=pk)
 
 
 @transaction.atomic
@@ -153,9 +155,8 @@ def _save_lines(document: Document, lines: list[DocumentLine]) -> list[DocumentL
     for line in lines:
         line.document = document
     if len(lines) == 1:
-        # One INSERT that answers the id on every database. Model.save_base skips
-        # DocumentLine.save's check of the document's status, which is this transaction's.
-        models.Model.save_base(lines[0], force_insert=True)
+        # One INSERT that answers the id on every database (bulk_create cannot on MySQL).
+        statements.insert(lines[0])
         return lines
     DocumentLine.objects.bulk_create(lines)
     if all(line.pk for line in lines):
@@ -279,46 +280,6 @@ def stock_available(on_hand: Decimal, requested: Decimal) -> bool:
     return requested <= on_hand
 
 
-def _upsert_stock(item_id: int, warehouse_id: int) -> None:
-    """Create the (item, warehouse) stock row if missing and lock it, in one statement.
-
-    ``INSERT ... ON DUPLICATE KEY UPDATE`` takes the row's exclusive lock at once whether it
-    inserts or finds the row (a concurrent poster's insert makes it wait, then update).
-    ``get_or_create`` and ``INSERT IGNORE`` take a shared lock on a duplicate first and
-    deadlock when two postings then ask for the exclusive one.
-    """
-    qn = connection.ops.quote_name
-    table = qn(Stock._meta.db_table)
-    cols = [
-        qn(Stock._meta.get_field(name).column)
-        for name in ("item", "warehouse", "quantity", "average_cost", "value", "updated_at")
-    ]
-    placeholders = ", ".join(["%s"] * len(cols))
-    params = [item_id, warehouse_id, ZERO, ZERO, ZERO, timezone.now()]
-    if connection.vendor == "mysql":
-        sql = (
-            f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({placeholders}) "  # noqa: S608
-            f"ON DUPLICATE KEY UPDATE {cols[0]} = {cols[0]}"
-        )
-    else:  # SQLite (embedded mode) and PostgreSQL
-        sql = (
-            f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({placeholders}) "  # noqa: S608
-            f"ON CONFLICT ({cols[0]}, {cols[1]}) DO NOTHING"
-        )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-
-
-def _lock_stock(item_id: int, warehouse_id: int) -> Stock | None:
-    # No ORDER BY / LIMIT: one equality lookup on the unique (item, warehouse) index.
-    rows = list(
-        Stock.objects.select_for_update()
-        .filter(item_id=item_id, warehouse_id=warehouse_id)
-        .order_by()
-    )
-    return rows[0] if rows else None
-
-
 def _lock_balances(
     keys: Iterable[tuple[int, int]],
     inflow: set[tuple[int, int]],
@@ -328,10 +289,10 @@ def _lock_balances(
     """Lock every (item, warehouse) row in sorted order, creating those that receive stock."""
     balances = {}
     for key in sorted(keys):
-        stock = _lock_stock(*key)
+        stock = statements.stock_lock(*key)
         if stock is None and key in inflow:
-            _upsert_stock(*key)
-            stock = _lock_stock(*key)
+            statements.stock_upsert(*key)
+            stock = statements.stock_lock(*key)
         balances[key] = _Balance.of(items[key[0]], warehouses[key[1]], stock)
     return balances
 
@@ -439,12 +400,11 @@ def _post(document: Document, lines: list[DocumentLine], actor) -> PostResult:
 
     number = number_allocate(DOCUMENT_PREFIX[document.type], day=document.date)
     if document.pk is None:
-        # Created and posted at once: one INSERT of the posted document (Model.save_base
-        # skips Document.save, which refuses to write anything but drafts), then its lines
-        # with their costs.
+        # Created and posted at once: one INSERT of the posted document (not through
+        # Document.save, which writes only drafts), then its lines with their costs.
         document.status, document.number, document.posted_at = Status.POSTED, number, now
         document.posted_by = actor
-        models.Model.save_base(document, force_insert=True)
+        statements.insert(document)
         _save_lines(document, lines)
     else:
         Document.objects.filter(pk=document.pk).update(
@@ -453,7 +413,9 @@ def _post(document: Document, lines: list[DocumentLine], actor) -> PostResult:
         document.status, document.number, document.posted_at = Status.POSTED, number, now
         document.posted_by = actor
         DocumentLine.objects.bulk_update(lines, ["unit_cost", "amount"])
-    LedgerEntry.objects.bulk_create(entries)
+    for entry in entries:
+        entry.document_id, entry.line_id = document.pk, entry.line.pk
+    statements.insert_many(entries)
     _write_balances(balances, now)
 
     signals.send_on_commit(signals.document_posted, Document, document_id=document.pk)
@@ -498,11 +460,12 @@ def _write_balances(balances: dict[tuple[int, int], _Balance], now) -> None:
                 requested=-balance.quantity,
             )
         try:
-            Stock.objects.filter(pk=balance.stock.pk).update(
+            statements.stock_write(
+                balance.stock,
                 quantity=balance.quantity,
                 value=balance.value,
                 average_cost=balance.average,
-                updated_at=now,
+                now=now,
             )
         except IntegrityError:
             # The database's check constraint (quantity, value ≥ 0): the second guard.

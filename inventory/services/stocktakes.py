@@ -576,7 +576,7 @@ def _check_photo(photo) -> None:
 
 def _status_shared(stocktake_id: int) -> tuple[str, str] | None:
     """(status, kind) of the stocktake, read with a shared lock where the database has one."""
-    qs = Stocktake.objects.filter(pk=stocktake_id).values_list("status", "kind")
+    qs = Stocktake.objects.filter(pk=stocktake_id).order_by().values_list("status", "kind")
     if connection.vendor == "mysql":
         sql, params = qs.query.sql_with_params()
         with connection.cursor() as cursor:
@@ -606,9 +606,9 @@ def scan_location_check(*, stocktake_id: int, user, location_id) -> tuple[int, s
     """(id, path, full name) of the location a counter scans at, after checking the counter is
     assigned to the stocktake and the location lies in its scope and the counter's area."""
     assigned = list(
-        StocktakeCounter.objects.filter(stocktake_id=stocktake_id, user=user).values_list(
-            "location__path", flat=True
-        )
+        StocktakeCounter.objects.filter(stocktake_id=stocktake_id, user=user)
+        .order_by()
+        .values_list("location__path", flat=True)
     )
     if not assigned:
         raise PermissionDenied(_("You are not a counter of this stocktake."))
@@ -616,7 +616,8 @@ def scan_location_check(*, stocktake_id: int, user, location_id) -> tuple[int, s
         location_id = int(location_id)
     except (TypeError, ValueError):
         raise ScanRefused(_("Choose the location you are counting."), code="location") from None
-    row = Location.objects.filter(pk=location_id).values_list("path", "full_name").first()
+    row = Location.objects.filter(pk=location_id).values_list("path", "full_name")[:1]
+    row = row[0] if row else None
     if row is None:
         raise ScanRefused(_("Choose the location you are counting."), code="location")
     path, full_name = row

@@ -131,8 +131,16 @@ def test_movements_during_the_count_are_accounted_for_and_one_document_per_sign_
     }
     assert sheet.status == CountSheet.Status.POSTED
     gain, loss = sheet.gain_document, sheet.loss_document
-    assert (gain.type, gain.status, gain.number[:2]) == (DocumentType.STOCKTAKE_GAIN, "posted", "PY")
-    assert (loss.type, loss.status, loss.number[:2]) == (DocumentType.STOCKTAKE_LOSS, "posted", "PK")
+    assert (gain.type, gain.status, gain.number[:2]) == (
+        DocumentType.STOCKTAKE_GAIN,
+        "posted",
+        "PY",
+    )
+    assert (loss.type, loss.status, loss.number[:2]) == (
+        DocumentType.STOCKTAKE_LOSS,
+        "posted",
+        "PK",
+    )
     assert list(gain.lines.values_list("item__code", "quantity", "amount")) == [
         ("MOUSE", D("3"), D("90.00"))
     ]
@@ -333,12 +341,8 @@ def test_other_roles_do_not_see_count_sheets(counting, client_as, role):
 
 def test_an_asset_stocktake_has_no_count_sheets(client_as, make_user, db):
     clerk = make_user("clerk")
-    stocktake = stocktake_services.stocktake_create(
-        actor=clerk, name="资产", counters=[clerk]
-    )
-    response = client_as(user=clerk).get(
-        reverse("inventory:stocktake_sheets", args=[stocktake.pk])
-    )
+    stocktake = stocktake_services.stocktake_create(actor=clerk, name="资产", counters=[clerk])
+    response = client_as(user=clerk).get(reverse("inventory:stocktake_sheets", args=[stocktake.pk]))
     assert response.status_code == 404
 
 
@@ -420,7 +424,7 @@ def test_the_scan_box_counts_and_updates_the_row(counting, keeper, client_as, it
     assert f'id="countline-{line_of(counting, items["toner"]).pk}"' in body
     assert f'value="{scan_id}"' not in body  # a fresh id for the next scan
     assert again.status_code == 200
-    assert 'alert-danger' in unknown.content.decode() and "NOPE" in unknown.content.decode()
+    assert "alert-danger" in unknown.content.decode() and "NOPE" in unknown.content.decode()
     assert line_of(counting, items["toner"]).counted_quantity == D("1")
 
 

@@ -142,9 +142,7 @@ def test_only_managers_of_asset_stocktakes_may_apply(closed, make_user, role):
     assert not AssetEvent.objects.filter(transition="transfer").exists()
 
 
-def test_an_asset_moved_after_the_start_is_skipped(
-    site, manager, counter, make_user, english
-):
+def test_an_asset_moved_after_the_start_is_skipped(site, manager, counter, make_user, english):
     stocktake = start(site, manager=manager, counter=counter)
     count_all(stocktake, site, counter)
     # A-2 (counted at 102) is transferred to 楼B by somebody before the results are applied
@@ -227,9 +225,7 @@ def test_two_applies_at_once_act_on_each_line_once(make_user):
 def test_a_closed_stocktake_refuses_edits_and_scans(closed, site, manager, counter):
     scans = StocktakeScan.objects.count()
     with pytest.raises(ValidationError):
-        services.stocktake_update(
-            actor=manager, stocktake=closed, name="改名", counters=[counter]
-        )
+        services.stocktake_update(actor=manager, stocktake=closed, name="改名", counters=[counter])
     with pytest.raises(ValidationError):
         scan(closed, counter, "A-4", site["room2"], scan_id=uuid.uuid4())
     with pytest.raises(ValidationError):
@@ -247,9 +243,7 @@ def test_a_closed_stocktake_refuses_edits_and_scans(closed, site, manager, count
 def test_an_applied_stocktake_refuses_edits_and_scans(closed, site, manager, counter):
     stocktake_apply(stocktake=closed, actor=manager)
     with pytest.raises(ValidationError):
-        services.stocktake_update(
-            actor=manager, stocktake=closed, name="改名", counters=[counter]
-        )
+        services.stocktake_update(actor=manager, stocktake=closed, name="改名", counters=[counter])
     with pytest.raises(ValidationError):
         scan(closed, counter, "A-6", site["room2"])
     assert StocktakeExpected.objects.get(stocktake=closed, tag="A-6").result == Result.MISSING

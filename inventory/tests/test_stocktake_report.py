@@ -165,9 +165,7 @@ def test_the_report_page_costs_a_constant_number_of_queries(
 # --- Excel and PDF ---------------------------------------------------------------------------
 
 
-def test_the_excel_export_lists_every_section_with_formulas_neutralised(
-    closed, client_as, manager
-):
+def test_the_excel_export_lists_every_section_with_formulas_neutralised(closed, client_as, manager):
     response = client_as(user=manager).get(
         reverse("inventory:stocktake_report_xlsx", args=[closed.pk])
     )

@@ -664,6 +664,18 @@ def test_scanning_without_javascript_renders_the_whole_form(login, keeper, wareh
     assert Document.objects.count() == 0
 
 
+def test_enter_in_another_field_saves_nothing_and_shows_no_error(login, keeper, warehouse, item):
+    # Enter in the quantity box "clicks" the form's first submit button: the barcode's.
+    data = receipt_form(warehouse, (item, "3", "10"), action="scan", scan="")
+
+    response = login(keeper).post(new_url("receipt"), data, headers=HTMX)
+
+    body = response.content.decode()
+    assert 'data-testid="scan-error"' not in body
+    assert row_quantities(body) == ["3"]
+    assert Document.objects.count() == 0
+
+
 def test_a_typed_code_is_resolved_on_refresh(login, keeper, warehouse, item):
     data = receipt_form(warehouse, action="refresh")
     data.update(line_item=[""], line_code=[item.code], line_quantity=["4"])

@@ -347,3 +347,26 @@ def test_the_item_page_costs_a_constant_number_of_queries(
         deep = client.get(url, {"before": ids[len(ids) // 2], "warehouse": other.pk})
 
     assert page.status_code == deep.status_code == 200
+
+
+# --- Navigation -------------------------------------------------------------------------------
+
+INVENTORY_LINKS = ("/inventory/items/", "/inventory/documents/", "/inventory/low-stock/")
+
+
+@pytest.mark.parametrize(
+    ("role", "shown"),
+    [
+        ("keeper", True),
+        ("clerk", True),
+        ("admin", True),
+        ("auditor", True),
+        ("employee", False),
+        ("dept_head", False),
+    ],
+)
+def test_the_menu_links_the_inventory_pages_for_roles_that_may_see_them(client_as, role, shown):
+    body = client_as(role).get(reverse("home")).content.decode()
+
+    for url in INVENTORY_LINKS:
+        assert (f'class="nav-link" href="{url}"' in body) is shown

@@ -45,7 +45,7 @@ from ..forms import (
     resolve_items,
     scan_into,
 )
-from ..models import ZERO, Document, DocumentType, Requisition
+from ..models import ZERO, Document, DocumentType
 from ..services.common import (
     PERM_ADD,
     PERM_ADJUST,
@@ -253,21 +253,28 @@ def document_pdf(request, pk: int):
 # --- Create and edit --------------------------------------------------------------------------
 
 
-def _initial_rows(request, doc_type: str, document: Document | None) -> list[LineRow]:
-    """The rows a form starts with: the draft's, or those of ``?requisition=`` (what remains
-    to issue) or ``?item=``, else one empty row."""
+def _requisition_param(request, doc_type: str):
+    """The open requisition of ``?requisition=`` that a new issue starts from, if the user
+    may see it."""
+    value = request.GET.get("requisition", "")
+    if doc_type != DocumentType.ISSUE or not value.isdigit():
+        return None
+    found = selectors.requisition_get(user=request.user, pk=value)
+    return found if found is not None and found.is_open else None
+
+
+def _initial_rows(request, document: Document | None, requisition) -> list[LineRow]:
+    """The rows a form starts with: the draft's, or those of the requisition (what remains
+    to issue) or of ``?item=``, else one empty row."""
     if document is not None:
         return lines_from_document(document)
     rows: list[LineRow] = []
-    requisition = request.GET.get("requisition", "")
-    if doc_type == DocumentType.ISSUE and requisition.isdigit():
-        found = selectors.requisition_get(user=request.user, pk=requisition)
-        if found is not None and found.is_open:
-            rows = [
-                LineRow(item=line.item, quantity=f"{line.remaining.normalize():f}")
-                for line in found.lines.all()
-                if line.remaining > 0
-            ]
+    if requisition is not None:
+        rows = [
+            LineRow(item=line.item, quantity=f"{line.remaining.normalize():f}")
+            for line in requisition.lines.all()
+            if line.remaining > 0
+        ]
     item = request.GET.get("item", "")
     if not rows and item.isdigit():
         found_item = selectors.item_get(pk=int(item))
@@ -276,17 +283,16 @@ def _initial_rows(request, doc_type: str, document: Document | None) -> list[Lin
     return rows or [LineRow()]
 
 
-def _initial_header(request, doc_type: str, managed: list) -> dict:
+def _initial_header(managed: list, requisition) -> dict:
     initial = {"date": timezone.localdate(), "idempotency_key": DocumentForm.new_key()}
     if len(managed) == 1:
         initial["warehouse"] = managed[0].pk
-    requisition = request.GET.get("requisition", "")
-    if doc_type == DocumentType.ISSUE and requisition.isdigit():
-        found = Requisition.objects.filter(pk=requisition).first()
-        if found is not None:
-            initial.update(
-                requisition=found.pk, person=found.requester_id, department=found.department_id
-            )
+    if requisition is not None:
+        initial.update(
+            requisition=requisition.pk,
+            person=requisition.requester_id,
+            department=requisition.department_id,
+        )
     return initial
 
 
@@ -392,12 +398,13 @@ def _document_form(request, *, doc_type: str, document: Document | None):
     kwargs = {"doc_type": doc_type, "user": user, "managed": managed, "document": document}
 
     if request.method == "GET":
+        requisition = _requisition_param(request, doc_type) if document is None else None
         initial = (
             document_initial(document)
             if document is not None
-            else _initial_header(request, doc_type, managed)
+            else _initial_header(managed, requisition)
         )
-        rows = _initial_rows(request, doc_type, document)
+        rows = _initial_rows(request, document, requisition)
         form = DocumentForm(initial=initial, **kwargs)
         context = _form_context(request, form, rows, doc_type=doc_type, document=document)
         return render(request, FORM_TEMPLATE, context)

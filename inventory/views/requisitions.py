@@ -51,7 +51,7 @@ from ..forms_requisitions import (
     request_add_item,
     request_lines_from_post,
 )
-from ..models import Document, Item, Requisition, format_quantity
+from ..models import Document, Requisition, format_quantity
 from ..services import DocumentInvalid, StockShortage
 from .common import pager, paginate, vary_on_htmx, wants_fragment
 
@@ -119,7 +119,7 @@ def _request_post(request, person):
     q = (data.get("q") or "").strip()
     notice, results, general = "", None, []
     if data.get("add", "").isdigit():
-        item = Item.objects.filter(pk=int(data["add"])).first()
+        item = selectors.item_get(pk=int(data["add"]))
         notice = request_add_item(rows, item) if item else _("This item does not exist.")
         q = ""
     elif data.get("drop", "").isdigit():  # not "remove": a control named so hides form.remove()

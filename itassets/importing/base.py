@@ -8,7 +8,9 @@ implements three steps, which :func:`itassets.importing.service.import_file` dri
    each bad one with :meth:`Importer.error`, and keeps what it would write in compact form.
    A chunk may cost a few queries (existing rows by key), never one per row.
 3. ``write()``: only when no error was found and not a dry run, inside one transaction:
-   bulk inserts and updates in batches.
+   bulk inserts and updates in batches. Importers that set ``streams`` are instead written
+   chunk by chunk while validation goes on, still in one transaction that commits only when
+   the whole file is valid (``take_batch``/``write_batch``; see ``writer.py``).
 
 Errors name the row as Excel shows it, the header as the file spells it, the value and the
 reason (an English msgid, translated when reported).
@@ -301,6 +303,24 @@ class Importer:
 
     def write(self, progress: Callable[[int], None] | None = None) -> None:
         raise NotImplementedError
+
+    # --- streamed writes (itassets.importing.writer) ------------------------------------
+    # An importer that can write each validated chunk while the next ones are validated
+    # sets ``streams``: the service then calls ``take_batch()`` after every chunk (on the
+    # importing thread) and ``write_batch(batch)`` on the writer thread, inside the one
+    # transaction; ``release()`` after a rolled-back stream.
+    streams = False
+
+    def take_batch(self) -> object:
+        """What the chunks validated since the last call plan to write."""
+        raise NotImplementedError
+
+    def write_batch(self, batch) -> int:
+        """Write a batch from ``take_batch``; return the number of rows written."""
+        raise NotImplementedError
+
+    def release(self) -> None:
+        """Give back what a rolled-back stream reserved outside its transaction."""
 
     # --- templates ------------------------------------------------------------------------
 

@@ -1,33 +1,40 @@
-"""Bulk INSERT and UPDATE of plain value tuples, for imports of 100,000 rows.
+"""Bulk INSERT and UPDATE of plain values, for imports of 100,000 rows.
 
 Django's ``bulk_create``/``bulk_update`` build a model instance and compile every field of
 every row in Python: profiled on the asset table that cost about 0.8 ms per row, more than
 the whole import budget (0.1 ms per row at 10,000 rows/s). Here the rows are tuples of
-Python values converted once per column type. On MySQL/MariaDB inserts are multi-row
-statements whose texts are escaped by the driver in one call per batch (see
-``_mysql_insert``); elsewhere (SQLite in embedded mode) ``executemany``. Updates join the
-table to a derived table of the new values (one statement per batch on MySQL/MariaDB;
-``executemany`` of single-row UPDATEs elsewhere). Identifiers come from the model's
-metadata; values are query parameters or literals escaped by the driver.
+Python values (or columns of them) converted once per column type.
 
-Callers own validation (full_clean is not run) and the transaction.
+On MySQL/MariaDB the statements are SQL text built a column at a time (see
+:func:`_mysql_rows`): every text of a column is escaped by ONE call of the driver's
+``escape_string`` (``mysql_real_escape_string``: the connection's character set and SQL mode
+apply), numbers and dates are formatted by Python's ``%`` operator, and each row is one
+``%`` of a per-column format, so the per-value work happens in C. Inserts are multi-row
+statements (with ``RETURNING id`` on MariaDB, so new ids need no second query); updates join
+the table to a derived table of the new values, one statement per batch. Elsewhere (SQLite in
+embedded mode) ``executemany`` with parameters.
+
+Identifiers come from the model's metadata; values are literals escaped by the driver or
+query parameters. Callers own validation (full_clean is not run) and the transaction.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.db import connection, models
 
 INSERT_BATCH = 2000
 UPDATE_BATCH = 1000
+MAX_STATEMENT = 4 << 20  # bytes; MariaDB's max_allowed_packet is 16 MB by default
+_SEPARATOR = "\uffff"  # a noncharacter: never expected in text, and checked (see _escaped)
 
 
 def _converter(field: models.Field) -> Callable | None:
-    """Python value → database parameter, for the types an import writes."""
+    """Python value → database value, for the types an import writes (JSON as its text)."""
     if isinstance(field, models.JSONField):
         encoder = field.encoder
         return lambda v: None if v is None else json.dumps(v, cls=encoder)
@@ -48,105 +55,181 @@ def _converter(field: models.Field) -> Callable | None:
     return None
 
 
-def _columns(model, names: Sequence[str]) -> tuple[list[str], list[Callable | None]]:
+def _fields(model, names: Sequence[str]) -> list[models.Field]:
     by_name = {}
     for field in model._meta.concrete_fields:
         by_name[field.attname] = field
         by_name[field.name] = field
-    fields = [by_name[name] for name in names]
-    return [f.column for f in fields], [_converter(f) for f in fields]
+    return [by_name[name] for name in names]
 
 
-def _convert(rows: Sequence[Sequence], converters: list[Callable | None]) -> list[tuple]:
-    active = [(i, c) for i, c in enumerate(converters) if c is not None]
-    if not active:
-        return [tuple(r) for r in rows]
+def _convert_columns(
+    columns: list[Sequence], fields: list[models.Field], encoded: Sequence[str] = ()
+) -> list[Sequence]:
     out = []
-    for row in rows:
-        row = list(row)
-        for i, convert in active:
-            row[i] = convert(row[i])
-        out.append(tuple(row))
+    for values, field in zip(columns, fields, strict=True):
+        convert = None if field.name in encoded or field.attname in encoded else _converter(field)
+        out.append(values if convert is None else [convert(v) for v in values])
     return out
+
+
+def _transpose(rows: Sequence[Sequence], width: int) -> list[Sequence]:
+    return list(zip(*rows, strict=True)) if rows else [() for _ in range(width)]
+
+
+# --- MySQL / MariaDB: SQL text built a column at a time ----------------------------------
+
+
+def _escaped(texts: list[str]) -> list[str]:
+    """The texts escaped for a quoted SQL literal, by one driver call for all of them."""
+    if not texts:
+        return []
+    raw = connection.connection
+    joined = _SEPARATOR.join(texts)
+    parts = raw.escape_string(joined).decode().split(_SEPARATOR)
+    if len(parts) != len(texts):  # a text contained the separator: escape one by one
+        parts = [raw.escape_string(t).decode() for t in texts]
+    return parts
+
+
+def _column_literals(values: Sequence) -> tuple[str, Sequence]:
+    """A column as (the format of its values in a row, the values to format): text, numbers
+    and dates go into the row format as they are (quoted where needed); a column with NULLs
+    or mixed types is turned into literal texts here."""
+    kinds = {v.__class__ for v in values}
+    if kinds == {str}:
+        return "'%s'", _escaped(list(values))
+    if kinds == {int}:
+        return "%d", values
+    if kinds <= {int, Decimal} and kinds:
+        return "%s", values
+    if kinds == {date}:
+        return "'%s'", values
+    if not kinds:
+        return "%s", values
+    # NULLs or mixed types: one literal per value
+    strings = [v for v in values if v.__class__ is str]
+    escaped = iter(_escaped(strings))
+    out = []
+    for v in values:
+        cls = v.__class__
+        if v is None:
+            out.append("NULL")
+        elif cls is str:
+            out.append(f"'{next(escaped)}'")
+        elif cls is bool:
+            out.append("1" if v else "0")
+        elif cls is int or cls is Decimal:
+            out.append(str(v))
+        elif cls is float:
+            out.append(repr(v))
+        elif cls is date:
+            out.append(f"'{v.isoformat()}'")
+        elif cls is datetime:
+            out.append(f"'{v.isoformat(sep=' ')}'")
+        else:
+            out.append(f"'{_escaped([str(v)])[0]}'")
+    return "%s", out
+
+
+def _constant_literal(value) -> str:
+    """One value as SQL text (for constant columns, written into the row format)."""
+    spec, (literal,) = _column_literals([value])
+    return (spec % literal).replace("%", "%%")
+
+
+def _mysql_rows(columns: list[Sequence], constants: Sequence = ()) -> tuple[list[str], int]:
+    """``(row texts, number of rows)``: each row as ``v1,v2,…`` (no parentheses), the
+    ``constants`` (already SQL text) after the columns."""
+    specs, prepared = [], []
+    for values in columns:
+        spec, values = _column_literals(values)
+        specs.append(spec)
+        prepared.append(values)
+    fmt = ",".join([*specs, *constants])
+    count = len(prepared[0]) if prepared else 0
+    return [fmt % row for row in zip(*prepared, strict=True)], count
+
+
+def _statements(prefix: str, rows: list[str], suffix: str = "", joiner: str = "),(") -> list:
+    """``prefix`` + rows joined + ``suffix``, split so that no statement passes
+    MAX_STATEMENT bytes."""
+    out = []
+    start = 0
+    while start < len(rows):
+        end = len(rows)
+        while True:
+            sql = (prefix + joiner.join(rows[start:end]) + suffix).encode()
+            if len(sql) <= MAX_STATEMENT or end - start == 1:
+                break
+            end = start + max(1, (end - start) // 2)
+        out.append((sql, end - start))
+        start = end
+    return out
+
+
+# --- API -------------------------------------------------------------------------------
+
+
+def insert_columns(
+    model,
+    names: Sequence[str],
+    columns: list[Sequence],
+    *,
+    constants: dict | None = None,
+    encoded: Sequence[str] = (),
+    returning: bool = False,
+    batch: int = INSERT_BATCH,
+) -> list[int] | None:
+    """INSERT rows given as ``columns`` (one sequence of values per name in ``names``, field
+    names or attnames) and ``constants`` (name → the value of every row). ``encoded`` names
+    columns whose values are database values already (JSON as its text). With
+    ``returning``, the new primary keys in row order (None if the database cannot return
+    them from a multi-row insert: the caller looks them up)."""
+    constants = constants or {}
+    count = len(columns[0]) if columns else 0
+    if not count:
+        return [] if returning else None
+    fields = _fields(model, [*names, *constants])
+    values = _convert_columns([*columns, *([[v] for v in constants.values()])], fields, encoded)
+    columns, constant_values = values[: len(names)], [v[0] for v in values[len(names) :]]
+    qn = connection.ops.quote_name
+    table = qn(model._meta.db_table)
+    column_sql = ", ".join(qn(f.column) for f in fields)
+    can_return = returning and connection.features.can_return_rows_from_bulk_insert
+    if connection.vendor == "mysql":
+        connection.ensure_connection()
+        ids: list[int] = []
+        tail = f") RETURNING {qn(model._meta.pk.column)}" if can_return else ")"
+        constants_sql = [_constant_literal(v) for v in constant_values]
+        cursor = connection.connection.cursor()
+        try:
+            for start in range(0, count, batch):
+                rows, _n = _mysql_rows([c[start : start + batch] for c in columns], constants_sql)
+                prefix = f"INSERT INTO {table} ({column_sql}) VALUES ("  # noqa: S608
+                for sql, _rows in _statements(prefix, rows, tail):
+                    cursor.execute(sql)
+                    if can_return:
+                        ids.extend(pk for (pk,) in cursor.fetchall())
+        finally:
+            cursor.close()
+        return ids if can_return else None
+    placeholders = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {table} ({column_sql}) VALUES ({placeholders})"  # noqa: S608
+    with connection.cursor() as cursor:
+        for start in range(0, count, batch):
+            rows = [
+                (*row, *constant_values)
+                for row in zip(*(c[start : start + batch] for c in columns), strict=True)
+            ]
+            cursor.executemany(sql, rows)
+    return None
 
 
 def insert_rows(model, names: Sequence[str], rows: Sequence[Sequence], *, batch=INSERT_BATCH):
     """INSERT ``rows`` (tuples in the order of ``names``: field names or attnames)."""
-    if not rows:
-        return
-    qn = connection.ops.quote_name
-    columns, converters = _columns(model, names)
-    sql = (
-        f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(c) for c in columns)}) "  # noqa: S608
-        f"VALUES ({', '.join(['%s'] * len(columns))})"
-    )
-    if connection.vendor == "mysql":
-        connection.ensure_connection()
-        prefix = sql[: sql.index("VALUES") + len("VALUES")].encode() + b" "
-        for start in range(0, len(rows), batch):
-            _mysql_insert(prefix, _convert(rows[start : start + batch], converters))
-        return
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), batch):
-            cursor.executemany(sql, _convert(rows[start : start + batch], converters))
-
-
-_SEPARATOR = b"\xff"  # never part of UTF-8 text, never changed by the driver's escaping
-MAX_STATEMENT = 1 << 20
-
-
-def _literal(value, texts: list) -> bytes | int:
-    """A value as an SQL literal, or the index of its text in ``texts`` (escaped later)."""
-    cls = value.__class__
-    if value is None:
-        return b"NULL"
-    if cls is str:
-        texts.append(value.encode())
-        return len(texts) - 1
-    if cls is bool:
-        return b"1" if value else b"0"
-    if cls is int or cls is Decimal:
-        return str(value).encode()
-    if cls is float:
-        return repr(value).encode()
-    if cls is date:
-        return b"'" + value.isoformat().encode() + b"'"
-    texts.append(str(value).encode())
-    return len(texts) - 1
-
-
-def _mysql_insert(prefix: bytes, rows: list[tuple]) -> None:
-    """Multi-row INSERTs of up to 1 MB, every text of the batch escaped by ONE call of the
-    driver's ``escape_string`` (mysql_real_escape_string: the connection's character set and
-    SQL mode apply) on the texts joined by a byte that UTF-8 never contains.
-
-    mysqlclient's ``executemany`` escapes value by value through Python (``literal``), which
-    was most of the write phase's CPU time; this does the same escaping in C, once."""
-    texts: list[bytes] = []
-    literal_rows = [[_literal(v, texts) for v in row] for row in rows]
-    if any(_SEPARATOR in t for t in texts):  # impossible for UTF-8; be safe anyway
-        raise ValueError("text contains a 0xFF byte")
-    raw = connection.connection
-    escaped = raw.escape_string(_SEPARATOR.join(texts)).split(_SEPARATOR) if texts else []
-    quoted = [b"'" + e + b"'" for e in escaped]
-    statements, current, size = [], [], len(prefix)
-    for row in literal_rows:
-        sql_row = (
-            b"(" + b",".join(quoted[part] if part.__class__ is int else part for part in row) + b")"
-        )
-        if current and size + len(sql_row) + 1 > MAX_STATEMENT:
-            statements.append(current)
-            current, size = [], len(prefix)
-        current.append(sql_row)
-        size += len(sql_row) + 1
-    if current:
-        statements.append(current)
-    cursor = raw.cursor()
-    try:
-        for values in statements:
-            cursor.execute(prefix + b",".join(values))
-    finally:
-        cursor.close()
+    if rows:
+        insert_columns(model, names, _transpose(rows, len(names)), batch=batch)
 
 
 def update_rows(model, names: Sequence[str], rows: Sequence[Sequence], *, batch=UPDATE_BATCH):
@@ -154,27 +237,31 @@ def update_rows(model, names: Sequence[str], rows: Sequence[Sequence], *, batch=
     if not rows:
         return
     qn = connection.ops.quote_name
-    columns, converters = _columns(model, names)
-    converters = [None, *converters]
+    fields = _fields(model, names)
     table = qn(model._meta.db_table)
     pk = qn(model._meta.pk.column)
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), batch):
-            chunk = _convert(rows[start : start + batch], converters)
-            if connection.vendor == "mysql":
-                first = "SELECT " + ", ".join(f"%s AS {qn(c)}" for c in ["__pk", *columns])
-                rest = " UNION ALL SELECT " + ", ".join(["%s"] * (len(columns) + 1))
-                derived = first + rest * (len(chunk) - 1)
-                assignments = ", ".join(f"t.{qn(c)} = v.{qn(c)}" for c in columns)
-                sql = (
-                    f"UPDATE {table} t JOIN ({derived}) v ON t.{pk} = v.{qn('__pk')} "  # noqa: S608
-                    f"SET {assignments}"
-                )
-                cursor.execute(sql, [value for row in chunk for value in row])
-            else:
-                assignments = ", ".join(f"{qn(c)} = %s" for c in columns)
-                sql = f"UPDATE {table} SET {assignments} WHERE {pk} = %s"  # noqa: S608
-                cursor.executemany(sql, [(*row[1:], row[0]) for row in chunk])
+    for start in range(0, len(rows), batch):
+        chunk = _transpose(rows[start : start + batch], len(names) + 1)
+        pks, columns = chunk[0], _convert_columns(chunk[1:], fields)
+        if connection.vendor == "mysql":
+            connection.ensure_connection()
+            # a first row of NULLs names the derived table's columns (it joins nothing)
+            head = ", ".join(f"NULL AS {qn(c)}" for c in ["__pk", *(f.column for f in fields)])
+            literal_rows, _n = _mysql_rows([pks, *columns])
+            assignments = ", ".join(f"t.{qn(f.column)} = v.{qn(f.column)}" for f in fields)
+            prefix = f"UPDATE {table} t JOIN (SELECT {head} UNION ALL SELECT "  # noqa: S608
+            suffix = f") v ON t.{pk} = v.{qn('__pk')} SET {assignments}"
+            cursor = connection.connection.cursor()
+            try:
+                for sql, _rows in _statements(prefix, literal_rows, suffix, " UNION ALL SELECT "):
+                    cursor.execute(sql)
+            finally:
+                cursor.close()
+        else:
+            assignments = ", ".join(f"{qn(f.column)} = %s" for f in fields)
+            sql = f"UPDATE {table} SET {assignments} WHERE {pk} = %s"  # noqa: S608
+            with connection.cursor() as cursor:
+                cursor.executemany(sql, [(*row[1:], row[0]) for row in zip(pks, *columns)])
 
 
 def ids_by(model, field: str, values: Sequence) -> dict:

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 
 from .base import Importer, ImportResult, Row, Timer
 from .reader import HEADER_SCAN_ROWS, ReadError, find_header, open_table
+from .writer import StreamWriter, stream_writes_possible
 
 logger = logging.getLogger(__name__)
 
@@ -85,31 +86,28 @@ def import_file(
     )
     result = importer.result
     result.dry_run = dry_run
+    stream = None
+    if not dry_run and importer.streams and stream_writes_possible():
+        stream = StreamWriter(importer.write_batch)
     try:
-        _validate(importer, path, encoding=encoding, sheet=sheet, progress=progress)
-    except ReadError as exc:
-        importer.file_error(str(exc))
-    result.errors.sort(key=lambda e: (e.row or 0, -1 if e.col_index is None else e.col_index))
-    if result.ok and not dry_run:
-        importer.before_write()
-        total = result.created + result.updated
-        if progress:
-            progress("write", 0, total)
         try:
-            with transaction.atomic():
-                importer.write((lambda done: progress("write", done, total)) if progress else None)
-        except ValidationError as exc:  # a service refused a write (e.g. a stock posting)
-            importer.file_error(" ".join(exc.messages))
-        except IntegrityError as exc:  # a concurrent change between validation and write
-            logger.warning("import %s %s refused by the database: %s", kind, path.name, exc)
-            importer.file_error(
-                _(
-                    "The database refused the import (the register changed meanwhile?); "
-                    "nothing was written. Check the file again."
-                )
+            _validate(
+                importer,
+                path,
+                encoding=encoding,
+                sheet=sheet,
+                progress=progress,
+                after_chunk=(lambda: _feed(importer, stream)) if stream else None,
             )
-        else:
-            result.written = True
+        except ReadError as exc:
+            importer.file_error(str(exc))
+        result.errors.sort(key=lambda e: (e.row or 0, -1 if e.col_index is None else e.col_index))
+        if result.ok and not dry_run:
+            _write(importer, stream, kind=kind, path=path, progress=progress)
+    finally:
+        if stream is not None and not stream.closed:  # an error or an exception: roll back
+            stream.abort()
+            importer.release()
     result.elapsed = timer.seconds
     logger.info(
         "import %s %s: %s",
@@ -121,7 +119,55 @@ def import_file(
     return result
 
 
-def _validate(importer: Importer, path: Path, *, encoding, sheet, progress) -> None:
+def _feed(importer: Importer, stream: StreamWriter) -> None:
+    """After each validated chunk: hand what it planned to the writer; at the first error
+    stop writing and roll back (validation goes on, to report every bad cell)."""
+    if stream.closed:
+        return
+    if importer.result.ok and stream.error is None:
+        stream.feed(importer.take_batch())
+    else:
+        stream.abort()
+        importer.release()
+
+
+def _write(importer: Importer, stream: StreamWriter | None, *, kind, path, progress) -> None:
+    """The write phase: the rest of the stream then commit, or everything in one
+    transaction on this connection. A refusal becomes a file-level error (nothing written)."""
+    result = importer.result
+    total = result.created + result.updated
+    report = (lambda done: progress("write", done, total)) if progress else None
+    if report:
+        report(0)
+    try:
+        if stream is not None:
+            stream.feed(importer.take_batch())
+            stream.commit(report)
+        else:
+            importer.before_write()
+            with transaction.atomic():
+                importer.write(report)
+    except ValidationError as exc:  # a service refused a write (e.g. a stock posting)
+        importer.file_error(" ".join(exc.messages))
+    except IntegrityError as exc:  # a concurrent change between validation and write
+        logger.warning("import %s %s refused by the database: %s", kind, path.name, exc)
+        importer.file_error(
+            _(
+                "The database refused the import (the register changed meanwhile?); "
+                "nothing was written. Check the file again."
+            )
+        )
+    else:
+        result.written = True
+        if report:
+            report(total)
+    if stream is not None and not result.written:
+        importer.release()
+
+
+def _validate(
+    importer: Importer, path: Path, *, encoding, sheet, progress, after_chunk=None
+) -> None:
     result = importer.result
     with open_table(path, encoding=encoding, sheet=sheet) as table:
         result.encoding, result.sheet = table.encoding, table.sheet
@@ -149,6 +195,8 @@ def _validate(importer: Importer, path: Path, *, encoding, sheet, progress) -> N
             if len(chunk) >= size:
                 importer.validate(chunk)
                 chunk = []
+                if after_chunk:
+                    after_chunk()
                 if progress:
                     progress("validate", count, total)
         if chunk:

@@ -155,6 +155,9 @@ def parse_date(value) -> dt.date:
 _AMOUNT_DROP = re.compile(r"[\s,，¥￥$]|元|人民币|RMB|CNY", re.IGNORECASE)
 _NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 CENT = Decimal("0.01")
+# ¥12,999.00, ￥800, 12999.5: an optional currency sign, digits with or without thousands
+# separators, an optional fraction (anything else takes the general path below)
+_PLAIN_AMOUNT = re.compile(r"[¥￥]?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?\Z")
 
 
 def parse_decimal(
@@ -167,6 +170,15 @@ def parse_decimal(
     percent: bool = False,
 ) -> Decimal:
     """Amounts as people write them: ``¥12,999.00``, ``12999元``, ``1.2万``, ``5%``."""
+    if value.__class__ is str:
+        plain = _PLAIN_AMOUNT.match(value)
+        if plain is not None and len(plain.group(2) or "") <= places:
+            # the common ¥12,999.00 / 12999.5 / 800: built exact, no rounding to check
+            whole, fraction = plain.group(1), (plain.group(2) or "")
+            if "," in whole:
+                whole = whole.replace(",", "")
+            rounded = Decimal(f"{whole}.{fraction:0<{places}}" if places else whole)
+            return _decimal_limits(rounded, max_digits, minimum, maximum)
     if isinstance(value, bool):
         raise CellError(_("Not a number."))
     if isinstance(value, int):
@@ -192,6 +204,10 @@ def parse_decimal(
     tolerance = Decimal("1e-6") if isinstance(value, float) else Decimal(0)
     if abs(rounded - number) > tolerance:
         raise CellError(_("At most %(places)s decimal places.") % {"places": places})
+    return _decimal_limits(rounded, max_digits, minimum, maximum)
+
+
+def _decimal_limits(rounded: Decimal, max_digits: int, minimum, maximum) -> Decimal:
     if len(rounded.as_tuple().digits) > max_digits:
         raise CellError(_("The number is too large."))
     if minimum is not None and rounded < minimum:

@@ -139,7 +139,10 @@
       locationSelect.focus();
       return Promise.resolve();
     }
-    var body = new FormData();
+    // Small urlencoded bodies; multipart only when a photo goes along.
+    var photo = form.elements.photo;
+    var withPhoto = photo && photo.files && photo.files.length;
+    var body = withPhoto ? new FormData() : new URLSearchParams();
     body.append("scan_id", uuid4()); // one id per scan, reused by every retry of it
     body.append("code", code);
     body.append("location", locationSelect.value);
