@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import json
 import os
 import re
@@ -418,6 +419,10 @@ def bench_stockout(args, keeper, warehouse, person) -> None:
     for quantity, after in entries.values_list("quantity", "balance_after"):
         running += quantity
         broken += running != after
+    # The postings queue on the hot stock row; the time between two postings' ledger entries
+    # (posted_at is taken once the row is locked) is how long each held it, hand-over included.
+    posted = sorted(entries.filter(quantity__lt=0).values_list("posted_at", flat=True))
+    gaps = [(b - a).total_seconds() * 1000 for a, b in itertools.pairwise(posted)]
     latencies = [r[2] for r in results]
     config = _gunicorn_config(args)
     print(
@@ -430,8 +435,14 @@ def bench_stockout(args, keeper, warehouse, person) -> None:
     db_cpu = "not measured" if cpu_db is None else f"{cpu_db / n * 1000:.2f} ms"
     print(
         f"# CPU per request during the race: gunicorn {cpu_server / n * 1000:.2f} ms, "
-        f"MariaDB {db_cpu}, bench client {cpu_client / n * 1000:.2f} ms"
+        f"MariaDB server {db_cpu} (with any other client it serves meanwhile), "
+        f"bench client {cpu_client / n * 1000:.2f} ms"
     )
+    if gaps:
+        print(
+            f"# hot row: one posting every {statistics.median(gaps):.1f} ms (median; mean "
+            f"{statistics.mean(gaps):.1f} ms) while {len(ok)} postings queued on its lock"
+        )
     if refused:
         print(f"# a refusal says: {refused[0][1].get('message')}")
     if other:

@@ -45,6 +45,11 @@ USER = settings.AUTH_USER_MODEL
 SCAN_CODE_MAX_LENGTH = 200
 
 
+# How a result is shown: "Found" alone is the lifecycle's 找回 (found after a loss); a scan
+# that finds an asset where it belongs is 正常. (Display only: the choices stay as migrated.)
+RESULT_LABELS = {"found": pgettext_lazy("stocktake result", "In place")}
+
+
 def stocktake_upload_to(instance, filename):
     """Photos of scans and self-confirmations, kept in the private default storage."""
     ext = Path(filename).suffix.lower()[:10]
@@ -358,6 +363,10 @@ class StocktakeExpected(models.Model):
         return self.RESULT_BADGE.get(self.result, "secondary")
 
     @property
+    def result_label(self) -> str:
+        return str(RESULT_LABELS.get(self.result) or self.get_result_display())
+
+    @property
     def is_found(self) -> bool:
         return self.result in (
             self.Result.FOUND,
@@ -461,6 +470,10 @@ class StocktakeScan(models.Model):
     @property
     def result_badge(self) -> str:
         return self.RESULT_BADGE.get(self.result, "secondary")
+
+    @property
+    def result_label(self) -> str:
+        return str(RESULT_LABELS.get(self.result) or self.get_result_display())
 
 
 class CountSheet(models.Model):

@@ -13,10 +13,11 @@ from itassets.xlsx import STYLE_BOLD, XlsxWriter
 
 from .models_stocktake import StocktakeExpected
 from .services.stocktake_results import (
+    APPLIED_LABELS,
     UNKNOWN,
     StocktakeReport,
-    outcome_label,
-    report_lines,
+    person_label,
+    report_line_values,
     report_unknown_codes,
 )
 
@@ -25,16 +26,6 @@ CHUNK = 2000
 
 def _local(value):
     return timezone.localtime(value).replace(tzinfo=None) if value else None
-
-
-def _name(obj) -> str:
-    return str(obj) if obj is not None else ""
-
-
-def _user(user) -> str:
-    if user is None:
-        return ""
-    return user.get_full_name() or user.get_username()
 
 
 def _bold(sheet, row: list) -> None:
@@ -84,25 +75,33 @@ def write_report_xlsx(report: StocktakeReport, out) -> None:
                 continue
             sheet = book.sheet(section.label, widths=widths)
             _bold(sheet, head)
-            lines = report_lines(stocktake=stocktake, section=section.key)
-            for line in lines.iterator(chunk_size=CHUNK):
+            for row in report_line_values(stocktake=stocktake, section=section.key, chunk=CHUNK):
+                action = row["applied_action"]
                 sheet.append(
                     [
-                        line.tag,
-                        line.asset.name,
-                        line.asset.category.name,
-                        statuses.get(line.expected_status, line.expected_status),
-                        _name(line.expected_location),
-                        _name(line.expected_holder),
-                        _name(line.expected_department),
-                        line.cost,
-                        _name(line.found_location),
-                        _name(line.observed_holder),
-                        methods.get(line.method, line.method),
-                        _local(line.found_at),
-                        _user(line.found_by),
-                        outcome_label(line) if line.applied_action else "",
-                        line.apply_note,
+                        row["tag"],
+                        row["asset__name"],
+                        row["asset__category__name"],
+                        statuses.get(row["expected_status"], row["expected_status"]),
+                        row["expected_location__full_name"] or "",
+                        person_label(
+                            row["expected_holder__name"], row["expected_holder__employee_no"]
+                        ),
+                        row["expected_department__full_name"] or "",
+                        row["cost"],
+                        row["found_location__full_name"] or "",
+                        person_label(
+                            row["observed_holder__name"], row["observed_holder__employee_no"]
+                        ),
+                        methods.get(row["method"], row["method"]),
+                        _local(row["found_at"]),
+                        " ".join(
+                            filter(None, (row["found_by__first_name"], row["found_by__last_name"]))
+                        )
+                        or row["found_by__username"]
+                        or "",
+                        str(APPLIED_LABELS.get(action, action)) if action else "",
+                        row["apply_note"],
                     ]
                 )
         sheet = book.sheet(report.section(UNKNOWN).label, widths=[30, 8, 18, 28, 40])

@@ -40,10 +40,11 @@ from assets.labels import label_font
 
 from .models_stocktake import StocktakeExpected
 from .services.stocktake_results import (
+    APPLIED_LABELS,
     UNKNOWN,
     StocktakeReport,
-    outcome_label,
-    report_lines,
+    person_label,
+    report_line_values,
     report_unknown_codes,
 )
 
@@ -303,6 +304,8 @@ def _fit(text, width: float, font: str, size: float, *, keep_end: bool = False) 
     lay out than paragraphs, which matters for thousands of lines."""
     text = str(text)
     room = width - 4  # the cell's padding
+    if len(text) * size <= room:  # no glyph is wider than 1 em: fits without measuring
+        return text
     if stringWidth(text, font, size) <= room:
         return text
     while text and stringWidth("…" + text if keep_end else text + "…", font, size) > room:
@@ -342,26 +345,32 @@ def _lines_table(report: StocktakeReport, key: str, p, width: float, show_outcom
     )
 
     def cell(value, column, *, keep_end=False):
-        return _fit(
-            value if value is not None else EMPTY, widths[column], font, 8, keep_end=keep_end
-        )
+        return _fit(value or EMPTY, widths[column], font, 8, keep_end=keep_end)
 
     tables, rows = [], []
-    for line in report_lines(stocktake=report.stocktake, section=key).iterator(chunk_size=2000):
+    for line in report_line_values(stocktake=report.stocktake, section=key):
+        cost = line["cost"]
         row = [
-            cell(line.tag, 0),
-            cell(line.asset.name, 1),
-            cell(line.expected_location, 2, keep_end=True),
-            cell(line.expected_holder, 3),
-            cell(line.found_location, 4, keep_end=True),
-            cell(line.observed_holder, 5),
-            _money(line.cost) if line.cost is not None else EMPTY,
+            cell(line["tag"], 0),
+            cell(line["asset__name"], 1),
+            cell(line["expected_location__full_name"], 2, keep_end=True),
+            cell(
+                person_label(line["expected_holder__name"], line["expected_holder__employee_no"]),
+                3,
+            ),
+            cell(line["found_location__full_name"], 4, keep_end=True),
+            cell(
+                person_label(line["observed_holder__name"], line["observed_holder__employee_no"]),
+                5,
+            ),
+            _money(cost) if cost is not None else EMPTY,
         ]
         if show_outcome:
-            text = outcome_label(line) if line.applied_action else EMPTY
-            if line.apply_note:
-                text = f"{text}：{line.apply_note}"
-            row.append(p(text, "small") if line.apply_note else cell(text, 7))
+            action, note = line["applied_action"], line["apply_note"]
+            text = str(APPLIED_LABELS.get(action, action)) if action else EMPTY
+            if note:
+                text = f"{text}：{note}"
+            row.append(p(text, "small") if note else cell(text, 7))
         rows.append(row)
         if len(rows) == ROWS_PER_TABLE:
             tables.append(Table([header, *rows], colWidths=widths, style=style))

@@ -20,18 +20,19 @@ Rules:
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
 from functools import partial
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from itassets.importing.base import Column, Importer, Row, batched
-from itassets.importing.bulk import ids_by, insert_rows, update_rows
+from itassets.importing.bulk import ids_by, insert_columns, insert_rows, update_rows
 from itassets.importing.values import (
     CellError,
     cell_text,
@@ -45,8 +46,16 @@ from itassets.importing.values import (
 )
 
 from ..lifecycle import INITIAL_STATES, Status
-from ..models import Asset, AssetEvent, Category, CustomField, Department, Location
-from ..services.register import _add_months, asset_tags_allocate
+from ..models import (
+    Asset,
+    AssetEvent,
+    Category,
+    CustomField,
+    Department,
+    Location,
+    TagSequence,
+)
+from ..services.register import _add_months, _sequence_advance, tag_prefix
 from .refs import ModelIndex, PeopleIndex, TreeIndex, manufacturers_index, suppliers_index
 
 ASSET_COLUMNS = (
@@ -203,6 +212,7 @@ PLACEMENT = ("holder_id", "department_id", "location_id")
 UPDATABLE = tuple(f for f in FIELDS[1:6] + FIELDS[7:] if f not in PLACEMENT)
 _AUDIT = ("created_by_id", "updated_by_id", "created_at", "updated_at")
 HistoricalAsset = Asset.history.model
+_CUSTOM_ENCODER = Asset._meta.get_field("custom_fields").encoder
 _HISTORY = (
     "history_date",
     "history_change_reason",
@@ -279,7 +289,7 @@ class _Memo(dict):
             try:
                 value = self.fn(cell)
             except CellError as exc:
-                value = exc
+                value = exc.with_traceback(None)  # kept: no frame (and no cycle) with it
             if value.__class__ is str and not value:
                 value = None
         if len(self) < MEMO_LIMIT:
@@ -426,7 +436,12 @@ class AssetImporter(Importer):
         self.seen_serials: dict[tuple, int] = {}
         self.creates: list[tuple] = []  # FIELDS values + (row number,)
         self.updates: list[tuple] = []  # (asset id, row number, {field: new value})
-        self.explicit_tags: set[str] = set()
+        self.explicit_tags: set[str] = set()  # case-folded explicit tags of new rows
+        self.reserved: dict[str, str] = {}  # case-folded → reserved tag given to a row
+        self.clashes: list[str] = []  # reserved tags a later row named explicitly
+        self.tag_blocks: list[tuple[str, int, int]] = []  # (prefix, first, last) reserved
+        self.json_memo: dict[tuple, str] = {}
+        self.now = None
 
     def extra_headers(self) -> dict[str, object]:
         schema = getattr(self, "schema", None)
@@ -564,7 +579,7 @@ class AssetImporter(Importer):
                 try:
                     value = self.models.resolve(model, manufacturer_id=key[1], category_id=key[2])
                 except CellError as exc:
-                    value = exc
+                    value = exc.with_traceback(None)
                 self.model_memo[key] = value
             if value.__class__ is CellError:
                 self.error(row, "model", str(value))
@@ -603,6 +618,9 @@ class AssetImporter(Importer):
             elif id(v) in matched:
                 existing = by_id.get(matched[id(v)])
             self._decide(row, v, existing, owners, bad)
+        if self.result.dry_run:  # counted; nothing will be written, so nothing is kept
+            self.creates.clear()
+            self.updates.clear()
 
     def _existing(self, lookup: str, values: list, *, key: str = "tag") -> dict:
         if not values:
@@ -835,7 +853,10 @@ class AssetImporter(Importer):
             warranty = _add_months(purchased, months)
         tag = v.get("tag")
         if tag:
-            self.explicit_tags.add(tag.casefold())
+            key = tag.casefold()
+            self.explicit_tags.add(key)
+            if key in self.reserved:  # given to a row without tag by an earlier batch
+                self.clashes.append(self.reserved.pop(key))
         self.creates.append(
             (
                 tag,
@@ -881,34 +902,125 @@ class AssetImporter(Importer):
             self.result.unchanged += 1
 
     # --- write --------------------------------------------------------------------------
+    # Streamed (itassets.importing.writer): after every validated chunk, take_batch() (this
+    # thread) reserves the tags of its new rows and hands the rows to write_batch() (the
+    # writer thread, inside the import's one transaction). Otherwise before_write() takes
+    # everything at the end and write() writes it in the caller's transaction.
+
+    streams = True
+
+    def _reserve_tags(self, count: int) -> list[str]:
+        """``count`` new tags. Each block is advanced in a transaction of its own (the tag
+        sequence is locked only for that moment) and remembered for :meth:`release`;
+        numbers taken meanwhile and explicit tags of the file seen so far are skipped."""
+        prefix, seq_format = tag_prefix()
+        tags: list[str] = []
+        while len(tags) < count:
+            need = count - len(tags)
+            with transaction.atomic():
+                last = _sequence_advance(prefix, need)
+            first = last - need + 1
+            self.tag_blocks.append((prefix, first, last))
+            candidates = [prefix + seq_format.format(seq=n) for n in range(first, last + 1)]
+            skip = self.explicit_tags | self._tags_taken(candidates)
+            tags += [t for t in candidates if t.casefold() not in skip]
+        self.reserved.update((t.casefold(), t) for t in tags)
+        return tags
+
+    def _tags_taken(self, tags: list[str]) -> set[str]:
+        """The case-folded ``tags`` that assets already have (committed ones)."""
+        qn = connection.ops.quote_name
+        column = qn(Asset._meta.get_field("tag").column)
+        sql = (
+            f"SELECT {column} FROM {qn(Asset._meta.db_table)} "  # noqa: S608 (identifiers)
+            f"WHERE {column} IN ({', '.join(['%s'] * len(tags))})"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, tags)
+            return {tag.casefold() for (tag,) in cursor.fetchall()}
+
+    def take_batch(self) -> tuple:
+        """(creates with their tags, updates, retags, pending-reference marks) planned since
+        the last call. An explicit new tag that an earlier batch already gave to a row
+        without tag (a later row of the file named it) is a retag: that row gets a new
+        tag before this batch's rows are written."""
+        creates, updates = self.creates, self.updates
+        self.creates, self.updates = [], []
+        clashes, self.clashes = self.clashes, []
+        need = len(clashes) + sum(1 for c in creates if c[0] is None)
+        tags = iter(self._reserve_tags(need) if need else ())
+        retags = [(old, next(tags)) for old in clashes]
+        creates = [c if c[0] is not None else (next(tags), *c[1:]) for c in creates]
+        marks = {name: index.pending.mark for name, index in self._ref_indexes()}
+        return creates, updates, retags, marks
 
     def before_write(self) -> None:
-        """Reserve the new tags in one block, in a transaction of their own (the tag
-        sequence stays locked only for that moment; a failed import leaves a gap)."""
-        need = sum(1 for c in self.creates if c[0] is None)
-        self.new_tags: list[str] = []
-        while len(self.new_tags) < need:
-            tags = asset_tags_allocate(count=need - len(self.new_tags))
-            self.new_tags += [t for t in tags if t.casefold() not in self.explicit_tags]
+        """Reserve the new tags (see take_batch) outside the write transaction."""
+        self.inline_batch = self.take_batch()
 
     def write(self, progress=None) -> None:
-        refs = self.result.refs_created
-        for name, index in (
+        creates, updates, retags, marks = self.inline_batch
+        size, done = self.batch_size, 0
+        for start in range(0, len(creates), size):
+            done += self.write_batch((creates[start : start + size], [], retags, marks))
+            retags = []
+            if progress:
+                progress(done)
+        for start in range(0, len(updates), size):
+            done += self.write_batch(([], updates[start : start + size], retags, marks))
+            if progress:
+                progress(done)
+        if retags or not (creates or updates):
+            self.write_batch(([], [], retags, marks))
+
+    def write_batch(self, batch) -> int:
+        creates, updates, retags, marks = batch
+        if self.now is None:
+            self.now = timezone.now()
+        self._create_refs(marks)
+        for old, new in retags:
+            self._retag(old, new)
+        self._write_creates(creates)
+        self._write_updates(updates)
+        return len(creates) + len(updates)
+
+    def release(self) -> None:
+        """After a rolled-back import: give the reserved tag blocks back to the sequence,
+        last first, as long as nobody has taken numbers after them (else they stay a gap,
+        which the sequence tolerates)."""
+        blocks, self.tag_blocks = self.tag_blocks, []
+        self.reserved.clear()
+        for prefix, first, last in reversed(blocks):
+            returned = TagSequence.objects.filter(prefix=prefix, last_value=last).update(
+                last_value=first - 1
+            )
+            if not returned:
+                break
+
+    def _ref_indexes(self):
+        return (
             ("manufacturers", self.manufacturers),
             ("suppliers", self.suppliers),
             ("departments", self.departments),
             ("locations", self.locations),
-        ):
-            if n := index.create_pending():
-                refs[name] = n
-        if n := self.models.create_pending(
-            manufacturer_ids=self.manufacturers.pending, category_ids=None
-        ):
-            refs["models"] = n
-        now = timezone.now()
-        done = 0
-        done += self._write_creates(now, progress)
-        self._write_updates(now, progress, done)
+            ("models", self.models),
+        )
+
+    def _create_refs(self, marks: dict) -> None:
+        """Create the references the batch's rows need (--create-missing-refs) that earlier
+        batches have not created: placeholders up to the batch's marks."""
+        refs = self.result.refs_created
+        for name, index in self._ref_indexes():
+            if name == "models":
+                n = index.create_pending(
+                    manufacturer_ids=self.manufacturers.pending,
+                    category_ids=None,
+                    upto=marks[name],
+                )
+            else:
+                n = index.create_pending(upto=marks[name])
+            if n:
+                refs[name] = refs.get(name, 0) + n
 
     def _fk(self):
         return {
@@ -919,86 +1031,112 @@ class AssetImporter(Importer):
             "supplier_id": self.suppliers.pending,
         }
 
-    def _write_creates(self, now, progress) -> int:
-        """INSERT the new assets and their "import" events (and history rows "+" with
-        IMPORT_HISTORY_ON_CREATE), in batches (see itassets.importing.bulk for why not
-        bulk_create)."""
-        actor_id = self.actor.pk if self.actor else None
-        fk = [(FIELDS.index(k), p) for k, p in self._fk().items() if p.items]
-        tags = iter(self.new_tags)
-        done = 0
-        status_at = FIELDS.index("status")
-        for batch in batched(self.creates, self.batch_size):
-            rows, numbers = [], []
-            for values in batch:
-                values = list(values)
-                numbers.append(values.pop())
-                if values[0] is None:
-                    values[0] = next(tags)
-                for i, pending in fk:
-                    values[i] = pending.resolve(values[i])
-                rows.append((*values, actor_id, actor_id, now, now))
-            insert_rows(Asset, [*FIELDS, *_AUDIT], rows)
-            ids = ids_by(Asset, "tag", [r[0] for r in rows])
-            pks = [ids[r[0]] for r in rows]
-            if settings.IMPORT_HISTORY_ON_CREATE:
-                insert_rows(
-                    HistoricalAsset,
-                    [*FIELDS, "created_by_id", "created_at", "id", *_HISTORY],
-                    [
-                        (*r[: len(FIELDS)], actor_id, now, pk, now, "import", "+", pk, actor_id)
-                        for r, pk in zip(rows, pks, strict=True)
-                    ],
-                )
-            insert_rows(
-                AssetEvent,
-                _EVENT,
-                [
-                    (
-                        pk,
-                        "import",
-                        "",
-                        r[status_at],
-                        actor_id,
-                        now,
-                        "",
-                        {"file": self.file_name, "row": n},
-                    )
-                    for r, pk, n in zip(rows, pks, numbers, strict=True)
-                ],
-            )
-            done += len(rows)
-            if progress:
-                progress(done)
-        return done
+    def _retag(self, old: str, new: str) -> None:
+        pk = Asset.objects.filter(tag=old).values_list("pk", flat=True).get()
+        Asset.objects.filter(pk=pk).update(tag=new)
+        HistoricalAsset.objects.filter(id=pk, history_type="+").update(tag=new)
 
-    def _write_updates(self, now, progress, done: int) -> None:
+    def _write_creates(self, creates: list[tuple]) -> None:
+        """INSERT the new assets and their "import" events (and history rows "+" with
+        IMPORT_HISTORY_ON_CREATE), a column at a time (see itassets.importing.bulk for why
+        not bulk_create)."""
+        if not creates:
+            return
+        actor_id = self.actor.pk if self.actor else None
+        now = self.now
+        columns = list(zip(*creates, strict=True))
+        numbers = columns.pop()
+        for name, pending in self._fk().items():
+            if pending.items:
+                i = FIELDS.index(name)
+                columns[i] = [pending.resolve(v) for v in columns[i]]
+        custom_at = FIELDS.index("custom_fields")
+        columns[custom_at] = [self._custom_json(v) for v in columns[custom_at]]
+        pks = insert_columns(
+            Asset,
+            FIELDS,
+            columns,
+            constants={"created_by_id": actor_id, "updated_by_id": actor_id} | self._stamps(),
+            encoded=("custom_fields",),
+            returning=True,
+        )
+        if pks is None:  # the database cannot return ids from a multi-row INSERT
+            ids = ids_by(Asset, "tag", columns[0])
+            pks = [ids[tag] for tag in columns[0]]
+        if settings.IMPORT_HISTORY_ON_CREATE:
+            insert_columns(
+                HistoricalAsset,
+                [*FIELDS, "id", "history_relation_id"],
+                [*columns, pks, pks],
+                constants={
+                    "created_by_id": actor_id,
+                    "created_at": now,
+                    "history_date": now,
+                    "history_change_reason": "import",
+                    "history_type": "+",
+                    "history_user_id": actor_id,
+                },
+                encoded=("custom_fields",),
+            )
+        head = '{"file": ' + json.dumps(self.file_name) + ', "row": '
+        insert_columns(
+            AssetEvent,
+            ["asset_id", "to_status", "payload"],
+            [pks, columns[FIELDS.index("status")], [f"{head}{n}}}" for n in numbers]],
+            constants={
+                "transition": "import",
+                "from_status": "",
+                "actor_id": actor_id,
+                "occurred_at": now,
+                "note": "",
+            },
+            encoded=("payload",),
+        )
+
+    def _stamps(self) -> dict:
+        return {"created_at": self.now, "updated_at": self.now}
+
+    def _custom_json(self, values: dict) -> str:
+        """A row's custom values as stored (JSON text), memoised: rows repeat a few
+        combinations."""
+        key = tuple(values.items())
+        try:
+            text = self.json_memo.get(key)
+        except TypeError:  # an unhashable value: not memoised
+            return json.dumps(values, cls=_CUSTOM_ENCODER)
+        if text is None:
+            text = json.dumps(values, cls=_CUSTOM_ENCODER)
+            if len(self.json_memo) < MEMO_LIMIT:
+                self.json_memo[key] = text
+        return text
+
+    def _write_updates(self, updates: list[tuple]) -> None:
         """UPDATE the changed assets (every updatable column from the full new row) and add
         their history rows ("~")."""
+        if not updates:
+            return
         actor_id = self.actor.pk if self.actor else None
+        now = self.now
         fk = {k: p for k, p in self._fk().items() if p.items}
         columns = [*UPDATABLE, "updated_by_id", "updated_at"]
         history_columns = list(_HISTORY_ASSET_FIELDS)
-        for batch in batched(self.updates, self.batch_size):
+        position = {name: i for i, name in enumerate(history_columns)}
+        for batch in batched(updates, self.batch_size):
             current = {
                 r[0]: list(r)
                 for r in Asset.objects.filter(pk__in=[pk for pk, _n, _c in batch]).values_list(
                     *history_columns
                 )
             }
-            position = {name: i for i, name in enumerate(history_columns)}
-            updates, history = [], []
+            rows, history = [], []
             for pk, _number, changes in batch:
                 row = current[pk]
                 for field, value in changes.items():
                     row[position[field]] = fk[field].resolve(value) if field in fk else value
-                updates.append((pk, *(row[position[f]] for f in UPDATABLE), actor_id, now))
+                rows.append((pk, *(row[position[f]] for f in UPDATABLE), actor_id, now))
                 history.append((*row, now, "import", "~", pk, actor_id))
-            update_rows(Asset, columns, updates)
+            update_rows(Asset, columns, rows)
             insert_rows(HistoricalAsset, [*history_columns, *_HISTORY], history)
-            done += len(batch)
-            if progress:
-                progress(done)
 
     # --- templates ----------------------------------------------------------------------
 

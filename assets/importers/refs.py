@@ -51,6 +51,23 @@ class _Pending:
             return self.real[pk]
         return pk
 
+    @property
+    def mark(self) -> int:
+        """How many are planned now (placeholders -1 … -mark): a batch taken now needs
+        no later ones."""
+        return len(self.items)
+
+    def todo(self, upto: int | None = None) -> list[tuple[int, dict]]:
+        """The planned items not created yet, up to placeholder ``-upto``, in planning order.
+        (Items may be planned by the validating thread while a writer thread creates
+        earlier ones: the snapshot is one C-level copy and the limit ignores newer ones.)"""
+        items = list(self.items.items())
+        return [
+            (pid, data)
+            for pid, data in items
+            if pid not in self.real and (upto is None or -pid <= upto)
+        ]
+
 
 class TreeIndex:
     """A department, location or category tree: lookups by code, full path, or unique name."""
@@ -160,16 +177,17 @@ class TreeIndex:
                 return code
         raise CellError(_("Cannot make a unique code for “%(value)s”.") % {"value": key})
 
-    def create_pending(self) -> int:
-        """Insert the planned nodes (bulk, paths computed here); return how many."""
-        if not self.pending.items:
+    def create_pending(self, upto: int | None = None) -> int:
+        """Insert the planned nodes not created yet (bulk, paths computed here; parents are
+        planned before their children); return how many."""
+        todo = self.pending.todo(upto)
+        if not todo:
             return 0
         specs = []
-        for pid, data in sorted(self.pending.items.items(), key=lambda kv: -kv[0]):
+        for pid, data in todo:
             data = dict(data)
             specs.append((pid, data.pop("parent"), data))
-        created = tree_nodes_bulk_create(self.model, specs, real=self.pending.real)
-        return created
+        return tree_nodes_bulk_create(self.model, specs, real=self.pending.real)
 
 
 def tree_nodes_bulk_create(model, specs: list[tuple], *, real: dict[int, int]) -> int:
@@ -194,6 +212,8 @@ def tree_nodes_bulk_create(model, specs: list[tuple], *, real: dict[int, int]) -
     children: dict[int, int] = {}
     objs = []
     for pid, parent, data in specs:
+        if parent is not None and parent < 0 and parent in real:  # created by an earlier call
+            parent = real[parent]
         if parent is None:
             parent_path, depth = "", 1
         elif parent < 0:
@@ -252,10 +272,10 @@ class NameIndex:
             % {"thing": self.model._meta.verbose_name, "value": text}
         )
 
-    def create_pending(self) -> int:
-        if not self.pending.items:
+    def create_pending(self, upto: int | None = None) -> int:
+        items = self.pending.todo(upto)
+        if not items:
             return 0
-        items = list(self.pending.items.items())
         created = self.model.objects.bulk_create([self.model(**data) for _pid, data in items])
         if any(o.pk is None for o in created):
             by_name = dict(
@@ -381,10 +401,16 @@ class ModelIndex:
             return pk
         raise CellError(_("Unknown model “%(value)s”.") % {"value": text})
 
-    def create_pending(self, *, manufacturer_ids: _Pending, category_ids: _Pending | None) -> int:
-        if not self.pending.items:
+    def create_pending(
+        self,
+        *,
+        manufacturer_ids: _Pending,
+        category_ids: _Pending | None,
+        upto: int | None = None,
+    ) -> int:
+        items = self.pending.todo(upto)
+        if not items:
             return 0
-        items = list(self.pending.items.items())
         objs = []
         for _pid, data in items:
             data = dict(data)

@@ -29,6 +29,7 @@ from decimal import Decimal
 from functools import cache
 
 from django.db import connection, models
+from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
 from ..models import Document, Stock, Warehouse
@@ -156,6 +157,8 @@ def stock_lock(item_id: int, warehouse_id: int) -> Stock | None:
     """The (item, warehouse) stock row, locked until the transaction ends (``SELECT ... FOR
     UPDATE`` on the unique (item, warehouse) index: one equality lookup, no ORDER BY), with
     its id, quantity, average cost and value loaded; None if there is none."""
+    if connection.get_autocommit():  # as the ORM's select_for_update() refuses
+        raise TransactionManagementError("stock_lock() is only valid in a transaction.")
     select, _update, converters = _stock_sql(connection.vendor)
     with connection.cursor() as cursor:
         cursor.execute(select, [item_id, warehouse_id])

@@ -190,7 +190,7 @@ def _scope_names(stocktake: Stocktake) -> dict[str, list[str]]:
 
 def stocktake_report(*, stocktake: Stocktake, scope: bool = True) -> StocktakeReport:
     """Counts and values per result, the unknown codes, the table per expected location and
-    (once applied) the outcomes: three queries, three more for the scope's names and one
+    (once applied) the outcomes: four queries, three more for the scope's names and one
     more once applied, whatever the number of lines."""
     lines = StocktakeExpected.objects.filter(stocktake=stocktake).order_by()
     totals = {
@@ -217,14 +217,26 @@ def stocktake_report(*, stocktake: Stocktake, scope: bool = True) -> StocktakeRe
     found = [s for s in sections if s.key in FOUND_RESULTS]
     by_location = list(
         lines.exclude(result=Result.UNEXPECTED)
-        .values("expected_location_id", "expected_location__full_name")
+        .values("expected_location_id")
         .annotate(
             expected=Count("id"),
             found=Count("id", filter=Q(result__in=FOUND_RESULTS)),
             missing=Count("id", filter=Q(result=Result.MISSING)),
             missing_value=Sum("cost", filter=Q(result=Result.MISSING)),
         )
-        .order_by("expected_location__full_name")
+    )
+    names = dict(
+        Location.objects.filter(
+            pk__in=[row["expected_location_id"] for row in by_location]
+        ).values_list("pk", "full_name")
+    )
+    for row in by_location:
+        row["expected_location__full_name"] = names.get(row["expected_location_id"], "")
+    by_location.sort(
+        key=lambda row: (
+            row["expected_location__full_name"] == "",
+            row["expected_location__full_name"],
+        )
     )
     outcomes = {}
     if stocktake.status == State.APPLIED or stocktake.applied_at is not None:
@@ -255,6 +267,68 @@ def report_lines(*, stocktake: Stocktake, section: str) -> QuerySet[StocktakeExp
     return (
         StocktakeExpected.objects.filter(stocktake=stocktake, result=section)
         .select_related(*LINE_RELATIONS)
+        .order_by("tag")
+    )
+
+
+# The columns of the exports (values only, no model instances: a fifth of the time).
+LINE_COLUMNS = (
+    "tag",
+    "asset__name",
+    "asset__category__name",
+    "expected_status",
+    "expected_location__full_name",
+    "expected_holder__name",
+    "expected_holder__employee_no",
+    "expected_department__full_name",
+    "cost",
+    "found_location__full_name",
+    "observed_holder__name",
+    "observed_holder__employee_no",
+    "method",
+    "found_at",
+    "found_by__username",
+    "found_by__last_name",
+    "found_by__first_name",
+    "applied_action",
+    "apply_note",
+)
+
+
+def report_line_values(*, stocktake: Stocktake, section: str, chunk: int = 2000):
+    """Every line of a section as a dict of ``LINE_COLUMNS``, in tag order, streamed."""
+    if section not in SECTIONS or section == UNKNOWN:
+        raise ValueError(f"not a line section: {section!r}")
+    return (
+        StocktakeExpected.objects.filter(stocktake=stocktake, result=section)
+        .order_by("tag")
+        .values(*LINE_COLUMNS)
+        .iterator(chunk_size=chunk)
+    )
+
+
+def person_label(name, number) -> str:
+    """As ``Person.__str__`` (张三（E00012）), from values."""
+    return f"{name}（{number}）" if name else ""
+
+
+def report_lines_page(
+    *, stocktake: Stocktake, section: str, offset: int, limit: int
+) -> list[StocktakeExpected]:
+    """One page of a section's lines (pages): the page's ids are read from the index
+    (stocktake, result, tag) alone, then those rows with their relations. One join query
+    with LIMIT lets MariaDB start from a small related table and sort every line of the
+    stocktake first (150 ms at 20,000 lines instead of a few)."""
+    ids = list(
+        StocktakeExpected.objects.filter(stocktake=stocktake, result=section)
+        .order_by("tag")
+        .values_list("pk", flat=True)[offset : offset + limit]
+    )
+    if not ids:
+        return []
+    return list(
+        StocktakeExpected.objects.filter(pk__in=ids)
+        .select_related(*(r for r in LINE_RELATIONS if r != "asset__category"))
         .order_by("tag")
     )
 

@@ -23,6 +23,7 @@ user who is not a counter of the stocktake.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 import uuid
@@ -43,6 +44,7 @@ from itassets.roles import ADMIN, CLERK, KEEPER, has_role
 
 from ..models import ItemCategory, Warehouse
 from ..models_stocktake import (
+    RESULT_LABELS,
     SCAN_CODE_MAX_LENGTH,
     CountLine,
     Stocktake,
@@ -98,7 +100,7 @@ class ScanOutcome:
 
     @property
     def label(self) -> str:
-        return str(ScanResult(self.result).label)
+        return str(RESULT_LABELS.get(self.result) or ScanResult(self.result).label)
 
     @property
     def colour(self) -> str:
@@ -532,6 +534,90 @@ def stocktake_close(*, actor, stocktake: Stocktake) -> Stocktake:
 # --- Scanning ---------------------------------------------------------------------------------
 
 
+@functools.cache
+def _sql_for(vendor: str) -> dict[str, str]:
+    """The scan path's statements, written once: the ORM would compile the same few queries
+    on every scan, which costs more CPU than the database spends answering them."""
+    qn = connection.ops.quote_name
+
+    def table(model) -> str:
+        return qn(model._meta.db_table)
+
+    def col(model, name: str, alias: str) -> str:
+        return f"{alias}.{qn(model._meta.get_field(name).column)}"
+
+    st, counter, loc = Stocktake, StocktakeCounter, Location
+    line, scan, asset, person = StocktakeExpected, StocktakeScan, Asset, Person
+    through = Stocktake.locations.through
+    lock = " LOCK IN SHARE MODE" if vendor == "mysql" else ""
+    path = col(loc, "path", "l")
+    scan_columns = (
+        "stocktake",
+        "scan_id",
+        "raw_code",
+        "counter",
+        "location",
+        "result",
+        "asset",
+        "line",
+        "note",
+        "photo",
+        "created_at",
+    )
+    return {
+        "status": (
+            f"SELECT {col(st, 'status', 's')}, {col(st, 'kind', 's')} "  # noqa: S608 (names)
+            f"FROM {table(st)} s "
+            f"WHERE {col(st, 'id', 's')} = %s{lock}"
+        ),
+        # The counter's areas ('c', NULL path: the whole scope), the scope's locations ('s')
+        # and the location scanned at ('l').
+        "context": (
+            f"SELECT 'c', {path} FROM {table(counter)} c "  # noqa: S608 (names only)
+            f"LEFT JOIN {table(loc)} l ON {col(loc, 'id', 'l')} = {col(counter, 'location', 'c')} "
+            f"WHERE {col(counter, 'stocktake', 'c')} = %s AND {col(counter, 'user', 'c')} = %s "
+            f"UNION ALL SELECT 's', {path} FROM {table(through)} t "
+            f"INNER JOIN {table(loc)} l ON {col(loc, 'id', 'l')} = t.{qn('location_id')} "
+            f"WHERE t.{qn('stocktake_id')} = %s "
+            f"UNION ALL SELECT 'l', {path} FROM {table(loc)} l WHERE {col(loc, 'id', 'l')} = %s"
+        ),
+        "line": (
+            f"SELECT {col(line, 'id', 'e')}, {col(line, 'result', 'e')}, "  # noqa: S608
+            f"{col(line, 'asset', 'e')}, {col(line, 'tag', 'e')}, {col(asset, 'name', 'a')}, "
+            f"{col(line, 'expected_holder', 'e')}, {path}, {col(loc, 'full_name', 'l')}, "
+            f"{col(person, 'name', 'p')} FROM {table(line)} e "
+            f"INNER JOIN {table(asset)} a ON {col(asset, 'id', 'a')} = {col(line, 'asset', 'e')} "
+            f"LEFT JOIN {table(loc)} l ON {col(loc, 'id', 'l')} = "
+            f"{col(line, 'expected_location', 'e')} "
+            f"LEFT JOIN {table(person)} p ON {col(person, 'id', 'p')} = "
+            f"{col(line, 'expected_holder', 'e')} "
+            f"WHERE {col(line, 'stocktake', 'e')} = %s AND {col(line, 'tag', 'e')} = %s"
+        ),
+        # Marks a pending line found; 0 rows: another counter was first.
+        "find": (
+            f"UPDATE {table(line)} SET {qn('result')} = %s, {qn('method')} = %s, "  # noqa: S608
+            f"{qn('found_location_id')} = %s, {qn('observed_holder_id')} = %s, "
+            f"{qn('found_at')} = %s, {qn('found_by_id')} = %s "
+            f"WHERE {qn('id')} = %s AND {qn('result')} = %s"
+        ),
+        "insert": (
+            f"INSERT INTO {table(scan)} ("  # noqa: S608 (names only)
+            + ", ".join(qn(scan._meta.get_field(f).column) for f in scan_columns)
+            + ") VALUES ("
+            + ", ".join(["%s"] * len(scan_columns))
+            + ")"
+        ),
+    }
+
+
+def _sql() -> dict[str, str]:
+    return _sql_for(connection.vendor)
+
+
+def _db_datetime(value):
+    return connection.ops.adapt_datetimefield_value(value)
+
+
 def clean_code(raw) -> str:
     """The asset tag in a scanned code: surrounding whitespace (a wedge scanner's Enter or
     Tab) removed, the tag taken out of a label's URL. Refuses control characters and codes
@@ -576,13 +662,9 @@ def _check_photo(photo) -> None:
 
 def _status_shared(stocktake_id: int) -> tuple[str, str] | None:
     """(status, kind) of the stocktake, read with a shared lock where the database has one."""
-    qs = Stocktake.objects.filter(pk=stocktake_id).order_by().values_list("status", "kind")
-    if connection.vendor == "mysql":
-        sql, params = qs.query.sql_with_params()
-        with connection.cursor() as cursor:
-            cursor.execute(f"{sql} LOCK IN SHARE MODE", params)
-            return cursor.fetchone()
-    return qs.first()  # SQLite: writers are serialised anyway
+    with connection.cursor() as cursor:
+        cursor.execute(_sql()["status"], [stocktake_id])
+        return cursor.fetchone()
 
 
 def _refuse_not_counting(status: str | None, kind: str | None) -> None:
@@ -602,42 +684,41 @@ def _within(path: str, ancestors: Iterable[str]) -> bool:
     return any(path.startswith(a) for a in ancestors)
 
 
-def scan_location_check(*, stocktake_id: int, user, location_id) -> tuple[int, str, str]:
-    """(id, path, full name) of the location a counter scans at, after checking the counter is
-    assigned to the stocktake and the location lies in its scope and the counter's area."""
-    assigned = list(
-        StocktakeCounter.objects.filter(stocktake_id=stocktake_id, user=user)
-        .order_by()
-        .values_list("location__path", flat=True)
-    )
-    if not assigned:
-        raise PermissionDenied(_("You are not a counter of this stocktake."))
+def scan_location_check(*, stocktake_id: int, user, location_id) -> tuple[int, str]:
+    """(id, path) of the location a counter scans at, after checking the counter is assigned
+    to the stocktake and the location lies in its scope and the counter's area: one query
+    for the counter's areas, the scope's locations and the location itself."""
     try:
         location_id = int(location_id)
     except (TypeError, ValueError):
-        raise ScanRefused(_("Choose the location you are counting."), code="location") from None
-    row = Location.objects.filter(pk=location_id).values_list("path", "full_name")[:1]
-    row = row[0] if row else None
-    if row is None:
+        location_id = 0
+    with connection.cursor() as cursor:
+        cursor.execute(_sql()["context"], [stocktake_id, user.pk, stocktake_id, location_id])
+        rows = cursor.fetchall()
+    assigned = [path for kind, path in rows if kind == "c"]
+    scope = [path for kind, path in rows if kind == "s"]
+    found = [path for kind, path in rows if kind == "l"]
+    if not assigned:
+        raise PermissionDenied(_("You are not a counter of this stocktake."))
+    if not found:
         raise ScanRefused(_("Choose the location you are counting."), code="location")
-    path, full_name = row
-    scope = list(
-        Stocktake.locations.through.objects.filter(stocktake_id=stocktake_id).values_list(
-            "location__path", flat=True
-        )
-    )
+    path = found[0]
     if scope and not _within(path, scope):
         raise ScanRefused(
-            _("%(location)s is outside this stocktake's scope.") % {"location": full_name},
+            _("%(location)s is outside this stocktake's scope.") % {"location": _name(path)},
             code="location_scope",
         )
     if None not in assigned and not _within(path, assigned):
         raise ScanRefused(
             _("You are assigned to count elsewhere, not at %(location)s.")
-            % {"location": full_name},
+            % {"location": _name(path)},
             code="location_counter",
         )
-    return location_id, path, full_name
+    return location_id, path
+
+
+def _name(path: str) -> str:
+    return Location.objects.filter(path=path).values_list("full_name", flat=True).first() or ""
 
 
 def _same_place(found: str, expected: str | None) -> bool:
@@ -744,48 +825,46 @@ def stocktake_scan(
 def _scan(*, actor, stocktake_id, scan_id, code, location_id, holder, note, photo):
     status, kind = _status_shared(stocktake_id) or (None, None)
     _refuse_not_counting(status, kind)
-    location_id, location_path, _name = scan_location_check(
+    location_id, location_path = scan_location_check(
         stocktake_id=stocktake_id, user=actor, location_id=location_id
     )
     now = timezone.now()
-    line = (
-        StocktakeExpected.objects.filter(stocktake_id=stocktake_id, tag=code)
-        .values(
-            "id",
-            "result",
-            "asset_id",
-            "asset__name",
-            "expected_holder_id",
-            "expected_location__path",
-            "expected_location__full_name",
-            "expected_holder__name",
-        )
-        .first()
-    )
+    sql = _sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql["line"], [stocktake_id, code])
+        line = cursor.fetchone()
     outcome = ScanOutcome(result=ScanResult.UNKNOWN, tag=code)
     asset_id = None
     if line is not None:
-        asset_id = line["asset_id"]
-        outcome.tag = code
-        outcome.name = line["asset__name"]
-        outcome.expected_location = line["expected_location__full_name"] or ""
-        outcome.expected_holder = line["expected_holder__name"] or ""
-        outcome.line_id = line["id"]
-        if line["result"] == Line.PENDING:
-            if not _same_place(location_path, line["expected_location__path"]):
+        (line_id, line_result, asset_id, tag, name, holder_id) = line[:6]
+        expected_path, expected, holder_name = line[6:]
+        outcome.tag = tag
+        outcome.name = name
+        outcome.expected_location = expected or ""
+        outcome.expected_holder = holder_name or ""
+        outcome.line_id = line_id
+        if line_result == Line.PENDING:
+            if not _same_place(location_path, expected_path):
                 result = Line.LOCATION_MISMATCH
-            elif holder is not None and holder.pk != line["expected_holder_id"]:
+            elif holder is not None and holder.pk != holder_id:
                 result = Line.HOLDER_MISMATCH
             else:
                 result = Line.FOUND
-            updated = StocktakeExpected.objects.filter(pk=line["id"], result=Line.PENDING).update(
-                result=result,
-                method=StocktakeExpected.Method.SCAN,
-                found_location_id=location_id,
-                observed_holder=holder,
-                found_at=now,
-                found_by=actor,
-            )
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    sql["find"],
+                    [
+                        result,
+                        StocktakeExpected.Method.SCAN,
+                        location_id,
+                        holder.pk if holder else None,
+                        _db_datetime(now),
+                        actor.pk,
+                        line_id,
+                        Line.PENDING,
+                    ],
+                )
+                updated = cursor.rowcount
             outcome.result = result if updated else ScanResult.DUPLICATE
         else:
             outcome.result = ScanResult.DUPLICATE
@@ -813,21 +892,40 @@ def _scan(*, actor, stocktake_id, scan_id, code, location_id, holder, note, phot
             stocktake_id=stocktake_id, result=ScanResult.UNKNOWN, raw_code=code
         ).exists():
             outcome.result = ScanResult.DUPLICATE
-    scan = StocktakeScan(
-        stocktake_id=stocktake_id,
-        scan_id=scan_id,
-        raw_code=code,
-        counter=actor,
-        location_id=location_id,
-        result=outcome.result,
-        asset_id=asset_id,
-        line_id=outcome.line_id,
-        note=note,
-        created_at=now,
-    )
-    if photo:
+    if photo:  # the rare path: the model saves the photo to storage
+        scan = StocktakeScan(
+            stocktake_id=stocktake_id,
+            scan_id=scan_id,
+            raw_code=code,
+            counter=actor,
+            location_id=location_id,
+            result=outcome.result,
+            asset_id=asset_id,
+            line_id=outcome.line_id,
+            note=note,
+            created_at=now,
+        )
         scan.photo.save(photo.name or "photo.jpg", photo, save=False)
-    scan.save(force_insert=True)
+        scan.save(force_insert=True)
+        return outcome
+    scan_id_db = StocktakeScan._meta.get_field("scan_id").get_db_prep_value(scan_id, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql["insert"],
+            [
+                stocktake_id,
+                scan_id_db,
+                code,
+                actor.pk,
+                location_id,
+                outcome.result,
+                asset_id,
+                outcome.line_id,
+                note,
+                "",
+                _db_datetime(now),
+            ],
+        )
     return outcome
 
 

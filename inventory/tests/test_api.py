@@ -146,6 +146,25 @@ def test_a_replayed_scan_with_the_same_key_posts_once(keeper, warehouse, stocked
     assert balance(stocked, warehouse)[0] == D("2")
 
 
+def test_a_scan_replayed_after_it_took_the_last_units_answers_200_not_409(
+    keeper, warehouse, stocked, scan
+):
+    # given: a scan that took all 3 units, whose answer the scanner never got
+    client = api_client(keeper)
+    first = post(client, {**scan, "quantity": 3}, **{"Idempotency-Key": "hh-42-0002"})
+    before = state()
+
+    # when: it sends the same request again
+    again = post(client, {**scan, "quantity": 3}, **{"Idempotency-Key": "hh-42-0002"})
+
+    # then: the first document, unchanged, not "not enough stock"
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert (first.json()["posted"], again.json()["posted"]) == (True, False)
+    assert again.json()["document"] == first.json()["document"]
+    assert state() == before
+    assert balance(stocked, warehouse)[0] == D("0")
+
+
 def test_a_keeper_of_another_warehouse_is_refused(make_user, scan):
     stranger = make_user("keeper")
     WarehouseFactory(keepers=[stranger])

@@ -1,16 +1,22 @@
 """Posting documents: moving average cost in exact figures, the ledger's running balance and
 value, numbers per type and day, every document type, reversals and the signals."""
 
+import re
 from datetime import timedelta
 from decimal import Decimal as D
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from assets.models import TagSequence
+from assets.services import document_number
 from inventory import services, signals
 from inventory.models import Document, DocumentLine, LedgerEntry, Stock
+from inventory.services import statements
+from inventory.services.common import number_allocate
 
 from .conftest import balance, ledger
 from .factories import ItemFactory, WarehouseFactory
@@ -367,3 +373,156 @@ def test_lines_keep_the_costs_posting_gave_them(keeper, warehouse, item, person)
     assert list(DocumentLine.objects.filter(document=out).values_list("unit_cost", "amount")) == [
         (D("2.25"), D("6.75"))
     ]
+
+
+# --- The hot path: what a scanner's one-line issue costs the database ------------------------
+
+
+def _statements(queries) -> list[str]:
+    """The statements a block ran, as "VERB table" (savepoints of the test's transaction
+    left out), with " FOR UPDATE" on locking reads."""
+    shown = []
+    for query in queries:
+        sql = query["sql"].replace("`", "").replace('"', "")
+        verb = sql.split(None, 1)[0].upper()
+        if verb in ("SAVEPOINT", "RELEASE", "ROLLBACK"):
+            continue
+        table = re.search(r"\b(?:FROM|INTO|UPDATE)\s+(\w+)", sql)[1]
+        shown.append(f"{verb} {table}" + (" FOR UPDATE" if "FOR UPDATE" in sql else ""))
+    return shown
+
+
+def test_a_scanned_issue_is_one_locked_read_and_five_writes(keeper, warehouse, item, person):
+    # given: stock, and the scan's warehouse, recipient and item already resolved
+    receive(keeper, warehouse, item, 5, "2.00")
+
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        result = services.document_create_and_post(
+            actor=keeper,
+            type="issue",
+            warehouse=warehouse,
+            person=person,
+            idempotency_key="scanner-1-0001",
+            lines=[{"item": item, "quantity": 1}],
+        )
+
+    # then: the keeper check, then (under the stock row's lock) the number, the posted
+    # document, its line, the ledger entry and the balance: no draft written and updated
+    assert result.posted
+    assert _statements(queries) == [
+        "SELECT inventory_warehouse_keepers",
+        "SELECT inventory_stock FOR UPDATE",
+        "INSERT assets_tagsequence",
+        "INSERT inventory_document",
+        "INSERT inventory_documentline",
+        "INSERT inventory_ledgerentry",
+        "UPDATE inventory_stock",
+    ]
+    document = Document.objects.get(idempotency_key="scanner-1-0001")
+    assert (document.status, document.number, document.posted_by) == (
+        "posted",
+        f"CK-{today()}-0001",
+        keeper,
+    )
+    assert (document.operator, document.person, document.warehouse) == (keeper, person, warehouse)
+    assert document.posted_at == result.document.posted_at
+    line = document.lines.get()
+    assert (line.item, line.quantity, line.unit_cost, line.amount) == (
+        item,
+        D("1"),
+        D("2"),
+        D("2.00"),
+    )
+    assert ledger(item, warehouse)[-1] == (D("-1"), D("4"), D("2"), D("-2.00"), D("8.00"))
+    assert LedgerEntry.objects.filter(document=document, line=line).count() == 1
+    assert balance(item, warehouse) == (D("4"), D("8.00"), D("2"))
+
+
+def test_a_refused_issue_is_one_locked_read_and_writes_nothing(keeper, warehouse, item, person):
+    receive(keeper, warehouse, item, 1, "2.00")
+    before = (Document.objects.count(), LedgerEntry.objects.count(), balance(item, warehouse))
+    sequence = TagSequence.objects.filter(prefix=f"CK-{today()}-").count()
+
+    with CaptureQueriesContext(connection) as queries, pytest.raises(services.StockShortage):
+        services.document_create_and_post(
+            actor=keeper,
+            type="issue",
+            warehouse=warehouse,
+            person=person,
+            lines=[{"item": item, "quantity": 2}],
+        )
+
+    assert _statements(queries) == [
+        "SELECT inventory_warehouse_keepers",
+        "SELECT inventory_stock FOR UPDATE",
+    ]
+    after = (Document.objects.count(), LedgerEntry.objects.count(), balance(item, warehouse))
+    assert after == before
+    assert TagSequence.objects.filter(prefix=f"CK-{today()}-").count() == sequence
+
+
+def test_a_request_replayed_after_the_stock_ran_out_answers_the_first_result(
+    keeper, warehouse, item, person
+):
+    # given: a scan that took the last unit
+    receive(keeper, warehouse, item, 1, "2.00")
+    scan = {
+        "actor": keeper,
+        "type": "issue",
+        "warehouse": warehouse,
+        "person": person,
+        "idempotency_key": "scanner-2-0042",
+        "lines": [{"item": item, "quantity": 1}],
+    }
+    first = services.document_create_and_post(**scan)
+    before = (Document.objects.count(), LedgerEntry.objects.count(), balance(item, warehouse))
+
+    # when: the scanner sends it again (no answer reached it)
+    again = services.document_create_and_post(**scan)
+
+    # then: the first document, not a refusal, and nothing changed
+    assert (first.posted, again.posted) == (True, False)
+    assert again.document.pk == first.document.pk
+    assert again.message == f"{first.document.number} is already posted; nothing was changed."
+    assert (Document.objects.count(), LedgerEntry.objects.count()) == before[:2]
+    assert balance(item, warehouse) == before[2] == (D("0"), D("0.00"), D("2"))
+
+
+def test_numbers_continue_the_series_that_document_number_advances(db):
+    day = timezone.localdate() - timedelta(days=3)
+    with transaction.atomic():
+        first = number_allocate("CK", day=day)  # inserts the day's sequence row
+        second = number_allocate("CK", day=day)  # advances it
+        third = document_number("CK", today=day)  # the assets services' way, same row
+        fourth = number_allocate("CK", day=day)
+
+    assert [first, second, third, fourth] == [f"CK-{day:%Y%m%d}-{n:04d}" for n in (1, 2, 3, 4)]
+    assert TagSequence.objects.get(prefix=f"CK-{day:%Y%m%d}-").last_value == 4
+
+
+def test_a_posting_rolled_back_gives_its_number_back(keeper, warehouse, item):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        receive(keeper, warehouse, item, 1, "1")
+        raise RuntimeError  # e.g. the caller's transaction fails after posting
+
+    assert receive(keeper, warehouse, item, 1, "1").number == f"RK-{today()}-0001"
+
+
+def test_the_stock_row_reads_as_the_orm_reads_it(keeper, warehouse, item, person):
+    receive(keeper, warehouse, item, 3, "10.33")
+    issue(keeper, warehouse, item, 1, person)
+    orm = Stock.objects.get(item=item, warehouse=warehouse)
+
+    with transaction.atomic():
+        locked = statements.stock_lock(item.pk, warehouse.pk)
+        missing = statements.stock_lock(item.pk + 1000, warehouse.pk)
+
+    assert (locked.pk, locked.item_id, locked.warehouse_id) == (orm.pk, item.pk, warehouse.pk)
+    assert (locked.quantity, locked.value, locked.average_cost) == (
+        orm.quantity,
+        orm.value,
+        orm.average_cost,
+    )
+    assert all(isinstance(v, D) for v in (locked.quantity, locked.value, locked.average_cost))
+    assert missing is None

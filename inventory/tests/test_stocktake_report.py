@@ -92,9 +92,9 @@ def test_the_report_costs_the_same_queries_for_ten_times_the_lines(
     big = services.stocktake_close(actor=manager, stocktake=big)
     assert big.expected_count == small.expected_count + 60
 
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         stocktake_report(stocktake=small)
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         report = stocktake_report(stocktake=big)
     assert report.section("missing").count == 62
 

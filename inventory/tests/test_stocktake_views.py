@@ -286,7 +286,7 @@ def test_scan_json_found(client_as, counter, counting, place, english):
     data = response.json()
     assert (data["result"], data["label"], data["colour"], data["tag"]) == (
         "found",
-        "Found",
+        "In place",
         "success",
         "V-2",
     )

@@ -135,6 +135,17 @@ def test_the_warehouse_and_below_safety_filters(client_as, keeper, warehouse):
     assert [i.code for i in below_anywhere["items"]] == ["ELSE-1", "LOW-1"]
 
 
+def test_with_many_warehouses_a_cell_lists_where_the_stock_is(client_as, keeper, item):
+    warehouses = [WarehouseFactory(keepers=[keeper]) for _ in range(7)]
+    receive(keeper, warehouses[2], item, 4)
+
+    response = client_as(user=keeper).get(LIST)
+
+    assert response.context["columns"] == []
+    assert response.context["per_warehouse_cell"] is True
+    assert f"{warehouses[2].name} 4" in response.content.decode()
+
+
 def test_an_unknown_filter_value_is_ignored(client_as, keeper, item):
     response = client_as(user=keeper).get(LIST, {"warehouse": "999999", "category": "x"})
 

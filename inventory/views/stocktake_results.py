@@ -30,7 +30,7 @@ from ..services.stocktake_results import (
     SECTIONS,
     UNKNOWN,
     report_available,
-    report_lines,
+    report_lines_page,
     report_unknown_codes,
     stocktake_apply,
 )
@@ -96,8 +96,9 @@ def _section_page(stocktake, section, number: int, base: str) -> SectionPage:
     elif section.key == UNKNOWN:
         rows = list(report_unknown_codes(stocktake=stocktake)[offset : offset + PER_PAGE])
     else:
-        qs = report_lines(stocktake=stocktake, section=section.key)
-        rows = list(qs[offset : offset + PER_PAGE])
+        rows = report_lines_page(
+            stocktake=stocktake, section=section.key, offset=offset, limit=PER_PAGE
+        )
         for line in rows:
             line.outcome_badge = APPLIED_BADGE.get(line.applied_action, "secondary")
     return SectionPage(section, rows, number=number, base=base)

@@ -18,8 +18,11 @@ reason (an English msgid, translated when reported).
 
 from __future__ import annotations
 
+import gc
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -344,3 +347,32 @@ class Timer:
     @property
     def seconds(self) -> float:
         return time.monotonic() - self.start
+
+
+_gc_lock = threading.Lock()
+_gc_pauses = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def gc_paused():
+    """No cyclic garbage collection while an import runs (nested and concurrent imports
+    count: the last one out turns it back on if it was on).
+
+    An import allocates millions of short-lived objects that reference counting frees; the
+    collector still ran some 900 times over a 100,000-row file, traversing everything alive
+    each time a generation filled, for 20 to 30 % of the validation's CPU. The import's own
+    structures have no reference cycles (memoised cell errors drop their tracebacks)."""
+    global _gc_pauses, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()

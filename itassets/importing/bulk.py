@@ -249,7 +249,7 @@ def update_rows(model, names: Sequence[str], rows: Sequence[Sequence], *, batch=
             head = ", ".join(f"NULL AS {qn(c)}" for c in ["__pk", *(f.column for f in fields)])
             literal_rows, _n = _mysql_rows([pks, *columns])
             assignments = ", ".join(f"t.{qn(f.column)} = v.{qn(f.column)}" for f in fields)
-            prefix = f"UPDATE {table} t JOIN (SELECT {head} UNION ALL SELECT "  # noqa: S608
+            prefix = f"UPDATE {table} t JOIN (SELECT {head} UNION ALL SELECT "
             suffix = f") v ON t.{pk} = v.{qn('__pk')} SET {assignments}"
             cursor = connection.connection.cursor()
             try:
@@ -261,7 +261,8 @@ def update_rows(model, names: Sequence[str], rows: Sequence[Sequence], *, batch=
             assignments = ", ".join(f"{qn(f.column)} = %s" for f in fields)
             sql = f"UPDATE {table} SET {assignments} WHERE {pk} = %s"  # noqa: S608
             with connection.cursor() as cursor:
-                cursor.executemany(sql, [(*row[1:], row[0]) for row in zip(pks, *columns)])
+                params = [(*row[1:], row[0]) for row in zip(pks, *columns, strict=True)]
+                cursor.executemany(sql, params)
 
 
 def ids_by(model, field: str, values: Sequence) -> dict:

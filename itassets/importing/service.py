@@ -15,7 +15,7 @@ from django.utils.functional import lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from .base import Importer, ImportResult, Row, Timer
+from .base import Importer, ImportResult, Row, Timer, gc_paused
 from .reader import HEADER_SCAN_ROWS, ReadError, find_header, open_table
 from .writer import StreamWriter, stream_writes_possible
 
@@ -79,7 +79,23 @@ def import_file(
 ) -> ImportResult:
     """Validate ``path`` and, if every cell is good and not ``dry_run``, import it in one
     transaction (all or nothing). Returns the result with every error found."""
-    path = Path(path)
+    with gc_paused():
+        return _import_file(
+            kind=kind,
+            path=Path(path),
+            file_name=file_name,
+            actor=actor,
+            dry_run=dry_run,
+            encoding=encoding,
+            sheet=sheet,
+            create_missing_refs=create_missing_refs,
+            progress=progress,
+        )
+
+
+def _import_file(
+    *, kind, path, file_name, actor, dry_run, encoding, sheet, create_missing_refs, progress
+) -> ImportResult:
     timer = Timer()
     importer = importer_class(kind)(
         actor=actor, file_name=file_name or path.name, create_missing_refs=create_missing_refs

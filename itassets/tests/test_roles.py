@@ -72,7 +72,7 @@ def test_clerk_manages_assets_and_reads_inventory():
         c
         for c in _codes(Permission.objects.filter(content_type__app_label="inventory"))
         if c.startswith("inventory.view_")
-    }
+    } | {"inventory.manage_stocktake", "inventory.count_stocktake"}  # asset stocktakes
 
 
 def test_keeper_has_exactly_the_inventory_permissions():
