@@ -157,6 +157,18 @@ class ReceiveForm(TransitionForm):
         return cleaned
 
 
+class RelocateForm(TransitionForm):
+    """Move an idle asset to another storage place (in stock → in stock)."""
+
+    location = _location_field(required=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["location"].queryset = self.fields["location"].queryset.order_by(
+            "-is_warehouse", "path"
+        )
+
+
 class _HolderForm(TransitionForm):
     holder = _person_field(_("User"))
     department = _department_field()

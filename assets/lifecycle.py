@@ -111,6 +111,15 @@ _T = [
         writes=("holder", "department", "location"),
     ),
     Transition(
+        "relocate",
+        _("Move"),
+        frozenset({Status.IN_STOCK}),
+        Status.IN_STOCK,
+        "assets.assign_asset",
+        "assets.forms_lifecycle.RelocateForm",
+        writes=("location",),
+    ),
+    Transition(
         "send_to_repair",
         _("Send to repair"),
         frozenset({Status.IN_STOCK, Status.IN_USE, Status.ON_LOAN}),

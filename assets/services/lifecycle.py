@@ -422,6 +422,15 @@ def _report_lost(ctx: _Context) -> None:
     _close_open_repairs(ctx, result=_("Cancelled: the asset was reported lost."))
 
 
+def _relocate(ctx: _Context) -> None:
+    location = _resolve(Location, ctx.get("location"), key="location")
+    if location is None:
+        raise ValidationError({"location": _("Choose where the asset is now.")})
+    if location == ctx.asset.location:
+        raise ValidationError({"location": _("The asset is already at this location.")})
+    ctx.asset.location = location
+
+
 def _found(ctx: _Context) -> None:
     _receive(ctx)
 
@@ -436,6 +445,7 @@ _HANDLERS = {
     "loan": _loan,
     "return": _return,
     "transfer": _transfer,
+    "relocate": _relocate,
     "send_to_repair": _send_to_repair,
     "repair_done": _repair_done,
     "repair_failed": _repair_failed,

@@ -75,7 +75,7 @@ def _given(name: str, asset: Asset) -> dict:
     """Valid arguments for ``name`` on ``asset`` (and the rows it depends on)."""
     today = timezone.localdate()
     kwargs: dict = {"data": {}}
-    if name in ("receive", "found", "return"):
+    if name in ("receive", "found", "return", "relocate"):
         kwargs["data"] = {"location": LocationFactory(warehouse=True)}
     elif name == "assign":
         kwargs["data"] = {"holder": PersonFactory()}

@@ -54,7 +54,14 @@ REPAIR_LIST_TEMPLATE = "assets/repairorder_list.html"
 REPAIR_DETAIL_TEMPLATE = "assets/repairorder_detail.html"
 DETAIL_TEMPLATE = "assets/asset_detail.html"
 CHANGED = "assetChanged"
-BULK_TRANSITIONS = ("assign", "transfer", "return", "send_to_repair", "request_disposal")
+BULK_TRANSITIONS = (
+    "assign",
+    "transfer",
+    "relocate",
+    "return",
+    "send_to_repair",
+    "request_disposal",
+)
 BULK_MAX = 200
 TIMELINE_LIMIT = 50
 REPAIRS_ON_DETAIL = 5

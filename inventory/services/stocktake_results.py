@@ -511,6 +511,26 @@ def _act(line: StocktakeExpected, *, stocktake: Stocktake, actor):
         asset.location_id != line.expected_location_id or asset.holder_id != line.expected_holder_id
     ):
         raise _Skip(_("The asset was moved after the stocktake started; check it by hand."))
+    if asset.status == AssetStatus.IN_STOCK:
+        # Idle in the register: found with someone → assigned to them; found elsewhere →
+        # moved there (the ``relocate`` transition keeps it in stock).
+        if holder is not None and holder != asset.holder:
+            asset_transition(
+                asset=asset,
+                transition="assign",
+                actor=actor,
+                note=reason,
+                data={"holder": holder, "location": location},
+            )
+        else:
+            asset_transition(
+                asset=asset,
+                transition="relocate",
+                actor=actor,
+                note=reason,
+                data={"location": location},
+            )
+        return APPLIED_TRANSFER, "", None
     department = asset.department if holder == asset.holder else None
     asset_transition(
         asset=asset,

@@ -66,18 +66,21 @@ def test_applying_acts_on_every_line_through_the_lifecycle(
         result = stocktake_apply(stocktake=closed, actor=manager)
 
     assert result.replayed is False
-    assert result.outcomes == {"transfer": 3, "report_lost": 2, "skipped": 1}
+    assert result.outcomes == {"transfer": 4, "report_lost": 2}
     got = outcomes(closed)
     assert {tag: action for tag, (action, _note) in got.items()} == {
         "A-1": "",
         "A-2": "transfer",
         "A-3": "transfer",
         "A-4": "report_lost",
-        "A-5": "skipped",
+        "A-5": "transfer",
         "A-6": "report_lost",
         "B-1": "transfer",
     }
-    assert got["A-5"][1] == "“Transfer” is not possible while the asset is “In stock / idle”."
+    # an idle asset found elsewhere is moved there and stays in stock
+    assert (asset("A-5").status, asset("A-5").location) == (Status.IN_STOCK, site["room2"])
+    assert asset("A-5").holder is None
+    assert AssetEvent.objects.filter(asset__tag="A-5", transition="relocate").count() == 1
     # location and holder differences: transferred to what was observed, with events
     assert (asset("A-2").location, asset("A-2").holder) == (site["room2"], site["alice"])
     assert (asset("A-3").location, asset("A-3").holder) == (site["room2"], site["bob"])
@@ -85,7 +88,7 @@ def test_applying_acts_on_every_line_through_the_lifecycle(
     assert (asset("B-1").location, asset("B-1").holder) == (site["room1"], site["bob"])
     transfers = AssetEvent.objects.filter(transition="transfer", actor=manager)
     assert sorted(transfers.values_list("asset__tag", flat=True)) == ["A-2", "A-3", "B-1"]
-    assert AssetEvent.objects.count() == events_before + 3
+    assert AssetEvent.objects.count() == events_before + 4
     # missing: a loss report waiting for approval; nothing lost until it is approved
     approvals = ApprovalRequest.objects.filter(transition="report_lost", state="pending")
     assert sorted(approvals.values_list("asset__tag", flat=True)) == ["A-4", "A-6"]
@@ -104,7 +107,7 @@ def test_applying_again_changes_nothing(closed, manager):
     again = stocktake_apply(stocktake=closed, actor=manager)
 
     assert again.replayed is True
-    assert again.outcomes == {"transfer": 3, "report_lost": 2, "skipped": 1}
+    assert again.outcomes == {"transfer": 4, "report_lost": 2}
     after = (AssetEvent.objects.count(), ApprovalRequest.objects.count(), outcomes(closed))
     assert after == before
 
@@ -120,7 +123,7 @@ def test_an_interrupted_apply_finishes_the_rest_once(closed, manager):
     result = stocktake_apply(stocktake=closed, actor=manager)
 
     # then: A-2 was transferred once, the others once each
-    assert result.outcomes == {"transfer": 3, "report_lost": 2, "skipped": 1}
+    assert result.outcomes == {"transfer": 4, "report_lost": 2}
     assert AssetEvent.objects.filter(asset__tag="A-2", transition="transfer").count() == 1
 
 
@@ -161,6 +164,22 @@ def test_an_asset_moved_after_the_start_is_skipped(site, manager, counter, make_
         "The asset was moved after the stocktake started; check it by hand.",
     )
     assert asset("A-2").location == site["other"]
+
+
+def test_an_idle_asset_found_with_someone_is_assigned_to_them(site, manager, counter):
+    # given: A-4 is in stock in 102 by the register, and Carol turns out to have it there
+    stocktake = start(site, manager=manager, counter=counter)
+    scan(stocktake, counter, "A-4", site["room2"], holder=site["carol"])
+    services.stocktake_close(actor=manager, stocktake=stocktake)
+
+    # when
+    stocktake_apply(stocktake=stocktake, actor=manager)
+
+    # then
+    a4 = asset("A-4")
+    assert (a4.status, a4.holder, a4.location) == (Status.IN_USE, site["carol"], site["room2"])
+    assert outcomes(stocktake)["A-4"] == ("transfer", "")
+    assert AssetEvent.objects.filter(asset=a4, transition="assign", actor=manager).count() == 1
 
 
 def test_a_missing_asset_with_a_pending_approval_is_skipped(closed, manager, english):
