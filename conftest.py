@@ -18,6 +18,19 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _celery_join_flag_reset():
+    """Celery keeps "may this thread wait for a task result" in one process-wide flag, which
+    eager tasks set and restore around each call; eager tasks run from several threads at once
+    (the concurrency tests) can restore it in the wrong order and leave it set, and a later
+    test that waits for a real worker's result would then be refused. Start each test clean."""
+    from celery._state import _set_task_join_will_block
+
+    _set_task_join_will_block(False)
+    yield
+    _set_task_join_will_block(False)
+
+
 @pytest.fixture
 def english():
     """Run a test with English messages, for assertions on a service's message text."""
