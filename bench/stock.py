@@ -4,14 +4,21 @@
     python bench/stock.py [--requests 200] [--stock 100] [--clients 32]
                           [--ledger-rows 1000000] [--reuse-ledger] [--iterations 200]
 
-1. Stock-out race through the real HTTP stack: gunicorn (gthread workers, DEBUG off, the
-   production settings module) on a free loopback port, against a dedicated MariaDB database
-   (``itassets_bench_stock``; server from BENCH_DATABASE_URL, default
-   ``mysql://root@127.0.0.1:3306/``). A keeper logs in through the login page (session cookie
+1. Stock-out race through the real HTTP stack: gunicorn started as the image's entrypoint
+   starts it (``deploy/gunicorn.conf.py``: gthread workers and threads from GUNICORN_WORKERS /
+   GUNICORN_THREADS or the file's defaults, overridden by ``--workers`` / ``--threads``;
+   Prometheus multiprocess directory), DEBUG off, the production settings module, on a free
+   loopback port, against a dedicated MariaDB database (``itassets_bench_stock``; server from
+   BENCH_DATABASE_URL, default ``mysql://root@127.0.0.1:3306/``) and Redis for the cache and
+   sessions as in production (BENCH_REDIS_URL, default ``redis://127.0.0.1:6379/14``; empty:
+   the in-process cache). A keeper logs in through the login page (session cookie
    and CSRF token, as a browser or a scanner does), then ``--clients`` client threads send
    ``--requests`` concurrent one-unit issues of one hot item holding ``--stock`` units to
    ``POST /inventory/api/issue/`` (each with its own Idempotency-Key). Afterwards the database
-   is checked: the balance, the ledger chain, the posted documents.
+   is checked: the balance, the ledger chain, the posted documents. Comment lines add the CPU
+   time per request of gunicorn (master and workers), of the MariaDB server (when it runs on
+   this machine; it counts whatever else the server does meanwhile) and of this client, and how
+   often the hot stock row passed from one posting to the next.
 2. The ledger page at ``--ledger-rows`` ledger entries (generated directly in SQL with
    MariaDB's sequence engine, spread over 50 items × 4 warehouses as consistent running
    balances), timed through Django's test client in this process (URL routing, middleware,

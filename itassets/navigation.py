@@ -3,18 +3,17 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.urls import NoReverseMatch, reverse
+from django.conf import settings
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 from django.utils.translation import gettext_lazy as _
 
 from .roles import (
     ADMIN,
     CLERK,
     DEPT_HEAD,
-    ROLES,
     can_use_admin_site,
     has_role,
-    role_permissions,
-    user_role_slugs,
+    role_grants,
     user_scope,
 )
 
@@ -34,10 +33,9 @@ def _has_person(user) -> bool:
 
 
 def _role_grants(user, perm: str) -> bool:
-    """Whether one of the user's roles grants ``perm``, decided from ROLES without the two
-    permission queries ``has_perm`` costs on every page (the nav only shows links; each view
-    still checks ``has_perm``)."""
-    return any(role_permissions(ROLES[slug], [perm]) for slug in user_role_slugs(user))
+    """Whether one of the user's roles grants ``perm``, without the permission query
+    ``has_perm`` costs (the nav only shows links; each view still checks ``has_perm``)."""
+    return role_grants(user, perm)
 
 
 def _approves(user) -> bool:
@@ -99,14 +97,28 @@ NAV: list[NavItem] = [
 ]
 
 
+_URLS: dict[tuple, str | None] = {}
+
+
+def _url(name: str) -> str | None:
+    """``reverse(name)``, remembered per URL configuration and script prefix (every page
+    reverses every entry; None: the app is not mounted)."""
+    key = (settings.ROOT_URLCONF, get_urlconf(), get_script_prefix(), name)
+    if key not in _URLS:
+        try:
+            _URLS[key] = reverse(name)
+        except NoReverseMatch:
+            _URLS[key] = None
+    return _URLS[key]
+
+
 def nav_for(user, path: str) -> list[dict]:
     items = []
     for item in NAV:
         if not item.visible(user):
             continue
-        try:
-            url = reverse(item.url_name)
-        except NoReverseMatch:
+        url = _url(item.url_name)
+        if url is None:
             continue
         active = path == url if url == "/" else path.startswith(url)
         items.append({"label": item.label, "url": url, "active": active})

@@ -269,23 +269,29 @@ _MISSING = object()
 
 
 class _Memo(dict):
-    """A column's parsed values by raw cell: None for an empty cell, the CellError for a bad
-    one. Text cells are keys as they are; other cells as (type, value), because 1, 1.0 and
-    True are equal keys but different cells (a serial number, a date, not a date)."""
+    """A column's parsed values by raw cell (``memo[cell]``): None for an empty cell, the
+    CellError for a bad one. Text cells are keys as they are; other cells are remembered as
+    (type, value), because 1, 1.0 and True are equal keys but different cells (a serial
+    number, a date, not a date)."""
 
     __slots__ = ("fn",)
 
     def __init__(self, fn):
         super().__init__()
         self.fn = fn
+        self[None] = None
 
-    def parse(self, cell):
-        """Parse ``cell`` (a memo miss), remember and return the result."""
-        key = cell if cell.__class__ is str else (cell.__class__, cell)
-        value = None
+    def __missing__(self, cell):
         if cell.__class__ is str:
+            key = cell
             cell = cell.strip()
-        if cell is not None and cell != "":
+        else:
+            key = (cell.__class__, cell)
+            hit = self.get(key, _MISSING)
+            if hit is not _MISSING:
+                return hit
+        value = None
+        if cell != "":
             try:
                 value = self.fn(cell)
             except CellError as exc:
@@ -508,6 +514,9 @@ class AssetImporter(Importer):
         self.custom_plan = [
             (index, normalise_header(label), label) for index, label in self.extra.items()
         ]
+        self.width = 1 + max(
+            [i for i, *_rest in (*self.text_plan, *self.memo_plan, *self.holder_plan)], default=0
+        )
         self.custom_by_category: dict[int | None, tuple] = {}
         self.custom_memos: dict[int, _Memo] = {}
 
@@ -523,10 +532,9 @@ class AssetImporter(Importer):
     def _parse(self, row: Row) -> dict:
         v = {}
         cells = row.cells
-        n = len(cells)
+        if len(cells) < self.width:  # rows may stop at their last non-empty cell
+            cells = [*cells, *([None] * (self.width - len(cells)))]
         for index, out, key, limit in self.text_plan:
-            if index >= n:
-                continue
             cell = cells[index]
             if cell.__class__ is str:
                 cell = cell.strip()
@@ -545,32 +553,20 @@ class AssetImporter(Importer):
             if value:
                 v[out] = value
         for index, out, key, memo in self.memo_plan:
-            if index >= n:
-                continue
-            cell = cells[index]
-            value = memo.get(cell if cell.__class__ is str else (cell.__class__, cell), _MISSING)
-            if value is _MISSING:
-                value = memo.parse(cell)
-            if value is None:
-                continue
-            if value.__class__ is CellError:
-                self.error(row, key, str(value), value=cell)
-            else:
-                v[out] = value
+            value = memo[cells[index]]
+            if value is not None:
+                if value.__class__ is CellError:
+                    self.error(row, key, str(value), value=cells[index])
+                else:
+                    v[out] = value
         for index, key, memo in self.holder_plan:
-            if index >= n:
-                continue
-            cell = cells[index]
-            value = memo.get(cell if cell.__class__ is str else (cell.__class__, cell), _MISSING)
-            if value is _MISSING:
-                value = memo.parse(cell)
-            if value is None:
-                continue
-            if value.__class__ is CellError:
-                self.error(row, key, str(value), value=cell)
-            else:
-                v["holder_id"] = value
-            break
+            value = memo[cells[index]]
+            if value is not None:
+                if value.__class__ is CellError:
+                    self.error(row, key, str(value), value=cells[index])
+                else:
+                    v["holder_id"] = value
+                break
         model = v.pop("model", None)
         if model is not None and not ("manufacturer" not in v and row.raw("manufacturer")):
             key = (model, v.get("manufacturer"), v.get("category"))
@@ -809,9 +805,7 @@ class AssetImporter(Importer):
                         col_index=index,
                     )
                 continue
-            value = memo.get(raw if raw.__class__ is str else (raw.__class__, raw), _MISSING)
-            if value is _MISSING:
-                value = memo.parse(raw)
+            value = memo[raw]
             if value is None:
                 continue
             given.add(field.key)
@@ -928,16 +922,20 @@ class AssetImporter(Importer):
         return tags
 
     def _tags_taken(self, tags: list[str]) -> set[str]:
-        """The case-folded ``tags`` that assets already have (committed ones)."""
+        """The case-folded ``tags`` (a block of one prefix) that assets have already. Tags of
+        one length sort like their numbers, so the block is one index range (of which only
+        the block's own tags count); otherwise they are looked up one by one."""
         qn = connection.ops.quote_name
         column = qn(Asset._meta.get_field("tag").column)
-        sql = (
-            f"SELECT {column} FROM {qn(Asset._meta.db_table)} "  # noqa: S608 (identifiers)
-            f"WHERE {column} IN ({', '.join(['%s'] * len(tags))})"
-        )
+        sql = f"SELECT {column} FROM {qn(Asset._meta.db_table)} WHERE {column} "  # noqa: S608
+        if len({len(t) for t in tags}) == 1:
+            sql, params = sql + "BETWEEN %s AND %s", [min(tags), max(tags)]
+        else:
+            sql, params = sql + f"IN ({', '.join(['%s'] * len(tags))})", tags
         with connection.cursor() as cursor:
-            cursor.execute(sql, tags)
-            return {tag.casefold() for (tag,) in cursor.fetchall()}
+            cursor.execute(sql, params)
+            found = {tag.casefold() for (tag,) in cursor.fetchall()}
+        return found & {t.casefold() for t in tags}
 
     def take_batch(self) -> tuple:
         """(creates with their tags, updates, retags, pending-reference marks) planned since

@@ -23,7 +23,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
-from itassets.roles import ROLES, role_permissions, user_role_slugs, user_scope
+from itassets.roles import role_grants, user_scope
 
 from .. import selectors, services
 from ..filters import STATE_KEYS, AssetFilterSet
@@ -159,12 +159,6 @@ def _require_scope(user) -> None:
         raise PermissionDenied
 
 
-def _role_grants(user, perm: str) -> bool:
-    """Whether one of the user's roles grants ``perm``, decided from ROLES without a query
-    (the groups' permissions are exactly what ROLES says; the views still check has_perm)."""
-    return any(role_permissions(ROLES[slug], [perm]) for slug in user_role_slugs(user))
-
-
 def _wants_fragment(request) -> bool:
     htmx = request.htmx
     return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
@@ -251,6 +245,17 @@ def _optional_url(name: str) -> str | None:
         return None
 
 
+def _status_options(form) -> list[dict]:
+    """The status checkboxes as the template draws them (iterating the bound field would
+    build a widget and its context per checkbox)."""
+    field = form["status"]
+    chosen = {str(v) for v in field.value() or ()}
+    return [
+        {"value": value, "label": label, "id": f"{field.auto_id}_{i}", "checked": value in chosen}
+        for i, (value, label) in enumerate(field.field.choices)
+    ]
+
+
 def list_context(request, params: QueryDict) -> dict:
     """Everything the page and its table partial show, for the list state in ``params``."""
     trees = selectors.asset_filter_trees()
@@ -274,6 +279,7 @@ def list_context(request, params: QueryDict) -> dict:
     state = _state(params, list(filterset.filters), sort_key, per_page)
     return {
         "filter": filterset,
+        "status_options": _status_options(filterset.form),
         "page": page,
         "columns": columns,
         "all_columns": COLUMNS,
@@ -287,10 +293,10 @@ def list_context(request, params: QueryDict) -> dict:
         "filtered": bool(filters),
         "filters_open": any(key != "q" for key in filters),
         "labels_url": labels_url,
-        "can_add": _role_grants(request.user, "assets.add_asset"),
+        "can_add": role_grants(request.user, "assets.add_asset"),
         # Which bulk actions to offer (the bulk views check has_perm themselves).
         "may": {
-            perm: _role_grants(request.user, f"assets.{perm}")
+            perm: role_grants(request.user, f"assets.{perm}")
             for perm in ("assign_asset", "repair_asset", "request_disposal_asset")
         },
         "label_formats": LABEL_FORMATS,

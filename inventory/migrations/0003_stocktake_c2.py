@@ -5,21 +5,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('assets', '0003_asset_department_sort_index'),
-        ('inventory', '0002_stocktake'),
+        ("assets", "0003_asset_department_sort_index"),
+        ("inventory", "0002_stocktake"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='countline',
-            name='counted_ledger_id',
-            field=models.BigIntegerField(null=True, verbose_name='last ledger entry when counted'),
+            model_name="countline",
+            name="counted_ledger_id",
+            field=models.BigIntegerField(null=True, verbose_name="last ledger entry when counted"),
         ),
         migrations.AddField(
-            model_name='stocktakeexpected',
-            name='applied_approval',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='assets.approvalrequest', verbose_name='approval request'),
+            model_name="stocktakeexpected",
+            name="applied_approval",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="assets.approvalrequest",
+                verbose_name="approval request",
+            ),
         ),
     ]

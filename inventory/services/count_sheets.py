@@ -68,7 +68,7 @@ from ..models_stocktake import (
     StocktakeCounter,
     StocktakeScan,
 )
-from .common import MAX_LINES, MAX_QUANTITY, QTY_STEP, ZERO
+from .common import MAX_LINES, MAX_QUANTITY, QTY_STEP, ZERO, user_manages_warehouse
 from .documents import document_create_and_post
 from .stocktakes import (
     ScanRefused,
@@ -91,12 +91,12 @@ _NO_CUT = Value(2**62, output_field=BigIntegerField())
 
 
 def sheet_may_count(user, sheet: CountSheet) -> bool:
-    """Managers of consumable stocktakes (keepers of the warehouses, administrators), and
-    counters assigned to the stocktake for the whole scope or for a location containing the
-    sheet's warehouse."""
+    """Keepers of the sheet's warehouse and administrators (managers of consumable
+    stocktakes), and counters assigned to the stocktake for the whole scope or for a location
+    containing the sheet's warehouse."""
     if user is None or not getattr(user, "is_authenticated", False):
         return False
-    if may_manage(user, Kind.CONSUMABLE):
+    if may_manage(user, Kind.CONSUMABLE) and user_manages_warehouse(user, sheet.warehouse_id):
         return True
     if not may_count(user):
         return False

@@ -684,10 +684,18 @@ def _within(path: str, ancestors: Iterable[str]) -> bool:
     return any(path.startswith(a) for a in ancestors)
 
 
-def scan_location_check(*, stocktake_id: int, user, location_id) -> tuple[int, str]:
-    """(id, path) of the location a counter scans at, after checking the counter is assigned
-    to the stocktake and the location lies in its scope and the counter's area: one query
-    for the counter's areas, the scope's locations and the location itself."""
+@dataclass
+class _ScanContext:
+    """The counter's areas (None: the whole scope), the scope's locations and the path of the
+    location scanned at (None: no such location), read in one query."""
+
+    location_id: int
+    assigned: list
+    scope: list
+    path: str | None
+
+
+def _scan_context(*, stocktake_id: int, user, location_id) -> _ScanContext:
     try:
         location_id = int(location_id)
     except (TypeError, ValueError):
@@ -695,26 +703,37 @@ def scan_location_check(*, stocktake_id: int, user, location_id) -> tuple[int, s
     with connection.cursor() as cursor:
         cursor.execute(_sql()["context"], [stocktake_id, user.pk, stocktake_id, location_id])
         rows = cursor.fetchall()
-    assigned = [path for kind, path in rows if kind == "c"]
-    scope = [path for kind, path in rows if kind == "s"]
     found = [path for kind, path in rows if kind == "l"]
-    if not assigned:
+    return _ScanContext(
+        location_id=location_id,
+        assigned=[path for kind, path in rows if kind == "c"],
+        scope=[path for kind, path in rows if kind == "s"],
+        path=found[0] if found else None,
+    )
+
+
+def _require_counter(context: _ScanContext) -> None:
+    if not context.assigned:
         raise PermissionDenied(_("You are not a counter of this stocktake."))
-    if not found:
+
+
+def _check_location(context: _ScanContext) -> str:
+    """The path of the location scanned at, if it lies in the scope and the counter's area."""
+    path = context.path
+    if path is None:
         raise ScanRefused(_("Choose the location you are counting."), code="location")
-    path = found[0]
-    if scope and not _within(path, scope):
+    if context.scope and not _within(path, context.scope):
         raise ScanRefused(
             _("%(location)s is outside this stocktake's scope.") % {"location": _name(path)},
             code="location_scope",
         )
-    if None not in assigned and not _within(path, assigned):
+    if None not in context.assigned and not _within(path, context.assigned):
         raise ScanRefused(
             _("You are assigned to count elsewhere, not at %(location)s.")
             % {"location": _name(path)},
             code="location_counter",
         )
-    return location_id, path
+    return path
 
 
 def _name(path: str) -> str:
@@ -823,11 +842,14 @@ def stocktake_scan(
 
 
 def _scan(*, actor, stocktake_id, scan_id, code, location_id, holder, note, photo):
+    # Who may scan first (a stranger learns nothing of the stocktake), then its state (the
+    # shared lock), then where.
+    context = _scan_context(stocktake_id=stocktake_id, user=actor, location_id=location_id)
+    _require_counter(context)
     status, kind = _status_shared(stocktake_id) or (None, None)
     _refuse_not_counting(status, kind)
-    location_id, location_path = scan_location_check(
-        stocktake_id=stocktake_id, user=actor, location_id=location_id
-    )
+    location_path = _check_location(context)
+    location_id = context.location_id
     now = timezone.now()
     sql = _sql()
     with connection.cursor() as cursor:
@@ -972,10 +994,10 @@ def stocktake_confirm_holder(
 ) -> StocktakeExpected:
     """The counter says who really uses a found asset: the line keeps a location mismatch,
     otherwise becomes ``holder_mismatch`` (or ``found`` when it is the expected holder)."""
-    status, kind = _status_shared(stocktake_id) or (None, None)
-    _refuse_not_counting(status, kind)
     if not StocktakeCounter.objects.filter(stocktake_id=stocktake_id, user=actor).exists():
         raise PermissionDenied(_("You are not a counter of this stocktake."))
+    status, kind = _status_shared(stocktake_id) or (None, None)
+    _refuse_not_counting(status, kind)
     person = _resolve_holder(holder)
     if person is None:
         raise ScanRefused(_("Unknown person."), code="holder")

@@ -30,7 +30,9 @@ def build_site(make_user) -> dict:
     room1 = LocationFactory(parent=building, name="101")
     room2 = LocationFactory(parent=building, name="102")
     other = LocationFactory(parent=campus, name="楼B", kind="building")
-    users = {name: make_user("employee", username=name.lower()) for name in ("Alice", "Bob", "Carol")}
+    users = {
+        name: make_user("employee", username=name.lower()) for name in ("Alice", "Bob", "Carol")
+    }
     people = {
         name: PersonFactory(name=name, user=users[name]) for name in ("Alice", "Bob", "Carol")
     }

@@ -4,6 +4,7 @@ and reference data exports."""
 
 import csv
 import io
+import uuid
 from decimal import Decimal as D
 
 import pytest
@@ -13,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from assets.tests.factories import LocationFactory, PersonFactory
+from assets.tests.factories import AssetFactory, LocationFactory, PersonFactory
 from inventory.models import (
     Document,
     DocumentLine,
@@ -22,8 +23,11 @@ from inventory.models import (
     LedgerEntry,
     Requisition,
     Stock,
+    Stocktake,
+    StocktakeScan,
     Warehouse,
 )
+from inventory.services import stocktakes
 
 from .factories import (
     DocumentFactory,
@@ -37,7 +41,7 @@ MODELS = sorted(
     (m for m in admin.site._registry if m._meta.app_label == "inventory"),
     key=lambda m: m._meta.model_name,
 )
-READ_ONLY = {Stock, LedgerEntry, Requisition}
+READ_ONLY = {Stock, LedgerEntry, Requisition, Stocktake, StocktakeScan}
 
 
 def admin_url(model, page, *args):
@@ -53,6 +57,24 @@ def admin_client(client, make_user):
     return client
 
 
+def stocktake_with_a_scan(counter):
+    """A counting stocktake of one room, one scan recorded."""
+    room = LocationFactory()
+    asset = AssetFactory(location=room)
+    stocktake = stocktakes.stocktake_create(
+        actor=None, name="盘点", locations=[room], counters=[counter]
+    )
+    stocktakes.stocktake_start(actor=None, stocktake=stocktake)
+    stocktakes.stocktake_scan(
+        actor=counter,
+        stocktake_id=stocktake.pk,
+        scan_id=uuid.uuid4(),
+        code=asset.tag,
+        location_id=room.pk,
+    )
+    return stocktake
+
+
 @pytest.fixture
 def data(keeper, warehouse, item):
     """One of everything: a category, a posted receipt and issue, a draft, a requisition."""
@@ -62,11 +84,22 @@ def data(keeper, warehouse, item):
     DocumentFactory(issue=True, warehouse=warehouse, person=person, lines=[(item, 2)], posted=True)
     draft = DocumentFactory(warehouse=warehouse, lines=[(item, 1, "3.00")])
     RequisitionFactory(requester=person, lines=[(item, 1)])
+    stocktake_with_a_scan(keeper)
     return draft
 
 
 def test_every_inventory_model_is_registered():
-    assert set(MODELS) == {Document, Item, ItemCategory, LedgerEntry, Requisition, Stock, Warehouse}
+    assert set(MODELS) == {
+        Document,
+        Item,
+        ItemCategory,
+        LedgerEntry,
+        Requisition,
+        Stock,
+        Stocktake,
+        StocktakeScan,
+        Warehouse,
+    }
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m._meta.model_name)
@@ -95,6 +128,7 @@ def test_changelist_queries_do_not_grow_with_rows(admin_client, keeper, warehous
             issue=True, warehouse=warehouse, person=person, lines=[(item, 1)], posted=True
         )
         RequisitionFactory(requester=person, lines=[(item, 1)])
+        stocktake_with_a_scan(keeper)
 
     add_rows()
     count()

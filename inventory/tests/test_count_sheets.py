@@ -24,7 +24,7 @@ from inventory.services import stocktakes as stocktake_services
 from inventory.services.stocktakes import ScanRefused
 
 from .conftest import balance
-from .factories import DocumentFactory, ItemFactory
+from .factories import DocumentFactory, ItemFactory, WarehouseFactory
 
 D = Decimal
 
@@ -254,6 +254,26 @@ def test_a_user_who_is_no_counter_may_not_count(counting, make_user, items):
     assert line_of(counting, items["toner"]).counted_quantity is None
 
 
+def test_a_keeper_of_another_warehouse_may_not_count(counting, make_user, items):
+    other_keeper = make_user("keeper")
+    WarehouseFactory(keepers=[other_keeper])
+    with pytest.raises(PermissionDenied):
+        count(counting, items["toner"], "3", other_keeper)
+    assert line_of(counting, items["toner"]).counted_quantity is None
+
+
+def test_a_counter_assigned_to_the_warehouse_may_count(counting, keeper, make_user, items):
+    helper = make_user("keeper")  # keeps nothing, counts this warehouse
+    sheet = sheet_of(counting)
+    stocktake_services.stocktake_update(
+        actor=keeper,
+        stocktake=counting,
+        name=counting.name,
+        counters=[keeper, {"user": helper, "location": sheet.warehouse.location}],
+    )
+    assert count(counting, items["toner"], "3", helper).counted_quantity == D("3")
+
+
 # --- Scanning -----------------------------------------------------------------------------------
 
 
@@ -475,3 +495,40 @@ def test_the_sheet_page_costs_a_constant_number_of_queries(
             )
         assert response.status_code == 200
     assert Stock.objects.filter(warehouse=warehouse).count() >= 40
+
+
+def test_the_sheet_lines_fragment_for_htmx_with_filters(counting, keeper, client_as):
+    sheet = sheet_of(counting)
+    url = reverse("inventory:countsheet_detail", args=[counting.pk, sheet.pk])
+    response = client_as(user=keeper).get(url, {"q": "CAB", "todo": "1"}, HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert body.lstrip().startswith('<div id="sheet-lines">')
+    assert body.count('data-testid="count-line"') == 1 and 'data-item="CABLE"' in body
+    assert response["HX-Push-Url"] == f"{url}?q=CAB&todo=1"
+
+
+def test_the_sheet_list_costs_a_constant_number_of_queries(
+    keeper, client_as, django_assert_max_num_queries
+):
+    warehouses = [WarehouseFactory(keepers=[keeper]) for _ in range(4)]
+    for warehouse in warehouses:
+        item = ItemFactory()
+        DocumentFactory(warehouse=warehouse, receipt=True, lines=[(item, 2, "1.00")], posted=True)
+
+    def make(chosen):
+        stocktake = stocktake_services.stocktake_create(
+            actor=keeper,
+            name="多仓盘点",
+            kind=Stocktake.Kind.CONSUMABLE,
+            warehouses=chosen,
+            counters=[keeper],
+        )
+        return stocktake_services.stocktake_start(actor=keeper, stocktake=stocktake)
+
+    client = client_as(user=keeper)
+    for stocktake in (make(warehouses[:1]), make(warehouses)):
+        with django_assert_max_num_queries(8):
+            response = client.get(reverse("inventory:stocktake_sheets", args=[stocktake.pk]))
+        assert response.status_code == 200
+    assert len(response.context["sheets"]) == 4

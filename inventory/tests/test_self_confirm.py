@@ -341,3 +341,25 @@ def test_the_manager_page_costs_a_constant_number_of_queries(
         response = client.get(reverse("inventory:stocktake_confirm_requests", args=[asked.pk]))
     assert len(response.context["confirmed"]) == 3
     assert Stocktake.objects.get(pk=asked.pk).status == Stocktake.Status.COUNTING
+
+
+def test_the_confirmation_box_costs_a_constant_number_of_queries(
+    counting, site, manager, client, django_assert_max_num_queries
+):
+    from assets.tests.factories import AssetFactory
+
+    stocktake_confirmations_request(stocktake=counting, actor=manager)
+    client.force_login(site["users"]["Alice"])
+    url = reverse("me:stocktake_confirmations")
+    with django_assert_max_num_queries(6):
+        few = client.get(url, **HTMX)
+    for n in range(15):
+        AssetFactory(
+            tag=f"M-{n:02d}", location=site["room1"], holder=site["alice"], status="in_use"
+        )
+    more = start(site, manager=manager, counter=manager)
+    stocktake_confirmations_request(stocktake=more, actor=manager)
+    with django_assert_max_num_queries(6):
+        many = client.get(url, **HTMX)
+    assert few.content.decode().count('data-testid="confirm-row"') == 3
+    assert many.content.decode().count('data-testid="confirm-row"') == 3 + 18

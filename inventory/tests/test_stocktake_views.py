@@ -398,3 +398,70 @@ def test_confirm_holder_by_someone_else_is_refused(client_as, counter, counting,
     )
     assert response.status_code == 403
     assert StocktakeExpected.objects.get(pk=line).observed_holder is None
+
+
+def test_keeper_creates_and_starts_a_consumable_stocktake(client_as, make_user):
+    from inventory.models import CountSheet
+    from inventory.tests.factories import WarehouseFactory
+
+    keeper = make_user("keeper")
+    warehouse = WarehouseFactory(keepers=[keeper])
+    client = client_as(user=keeper)
+    response = client.post(
+        reverse("inventory:stocktake_create"),
+        {
+            "name": "耗材盘点",
+            "kind": "consumable",
+            "warehouses": [warehouse.pk],
+            "counters": [keeper.pk],
+        },
+    )
+    stocktake = Stocktake.objects.get(name="耗材盘点")
+    assert response.status_code == 302 and stocktake.kind == "consumable"
+    client.post(reverse("inventory:stocktake_start", args=[stocktake.pk]))
+    assert Stocktake.objects.get(pk=stocktake.pk).status == "counting"
+    assert list(CountSheet.objects.values_list("warehouse", flat=True)) == [warehouse.pk]
+    html = client.get(stocktake.get_absolute_url()).content.decode()
+    assert 'data-testid="sheets"' in html and 'data-testid="scan"' not in html
+
+
+def test_an_unknown_label_is_recorded_with_a_photo(client_as, counter, counting, place):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    photo = SimpleUploadedFile("label.png", b"\x89PNG\r\n\x1a\n" + b"0" * 100, "image/png")
+    response = client_as(user=counter).post(
+        scan_url(counting),
+        {
+            "scan_id": str(uuid.uuid4()),
+            "code": "NO-TAG-9",
+            "location": place["room1"].pk,
+            "note": "白色路由器",
+            "photo": photo,
+        },
+        **JSON,
+    )
+    assert response.json()["result"] == "unknown"
+    scan = StocktakeScan.objects.get()
+    assert (scan.note, scan.photo.name.startswith(f"stocktakes/{counting.pk}/")) == (
+        "白色路由器",
+        True,
+    )
+    scan.photo.delete(save=False)
+
+
+def test_a_photo_that_is_not_an_image_is_refused(client_as, counter, counting, place, english):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    response = client_as(user=counter).post(
+        scan_url(counting),
+        {
+            "scan_id": str(uuid.uuid4()),
+            "code": "NO-TAG-9",
+            "location": place["room1"].pk,
+            "photo": SimpleUploadedFile("x.exe", b"MZ", "application/octet-stream"),
+        },
+        **JSON,
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "The photo must be a JPEG, PNG, WebP or HEIC image."
+    assert not StocktakeScan.objects.exists()

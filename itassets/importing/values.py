@@ -177,8 +177,16 @@ def parse_decimal(
             whole, fraction = plain.group(1), (plain.group(2) or "")
             if "," in whole:
                 whole = whole.replace(",", "")
-            rounded = Decimal(f"{whole}.{fraction:0<{places}}" if places else whole)
-            return _decimal_limits(rounded, max_digits, minimum, maximum)
+            fraction = fraction.ljust(places, "0")
+            # the coefficient's digits, as Decimal.as_tuple() counts them (no leading zeros)
+            if len((whole + fraction).lstrip("0")) > max_digits:
+                raise CellError(_("The number is too large."))
+            rounded = Decimal(f"{whole}.{fraction}" if places else whole)
+            if minimum is not None and rounded < minimum:
+                raise CellError(_("Must be at least %(min)s.") % {"min": minimum})
+            if maximum is not None and rounded > maximum:
+                raise CellError(_("Must be at most %(max)s.") % {"max": maximum})
+            return rounded
     if isinstance(value, bool):
         raise CellError(_("Not a number."))
     if isinstance(value, int):
