@@ -204,7 +204,7 @@ class StocktakeCounter(models.Model):
     class Meta:
         verbose_name = _("stocktake counter")
         verbose_name_plural = _("stocktake counters")
-        ordering = ["stocktake", "id"]
+        ordering = ["stocktake_id", "id"]
         indexes = [models.Index(fields=["stocktake", "user"], name="stcounter_st_user")]
 
     def __str__(self):
@@ -337,7 +337,7 @@ class StocktakeExpected(models.Model):
     class Meta:
         verbose_name = _("stocktake line")
         verbose_name_plural = _("stocktake lines")
-        ordering = ["stocktake", "tag"]
+        ordering = ["stocktake_id", "tag"]
         constraints = [
             models.UniqueConstraint(fields=["stocktake", "asset"], name="stline_unique_asset"),
             # The scan path looks a code up here first; tags are unique in the register.
@@ -529,7 +529,7 @@ class CountSheet(models.Model):
     class Meta:
         verbose_name = _("count sheet")
         verbose_name_plural = _("count sheets")
-        ordering = ["stocktake", "id"]
+        ordering = ["stocktake_id", "id"]
         constraints = [
             models.UniqueConstraint(fields=["stocktake", "warehouse"], name="sheet_unique_wh"),
         ]
@@ -576,7 +576,7 @@ class CountLine(models.Model):
     class Meta:
         verbose_name = _("count line")
         verbose_name_plural = _("count lines")
-        ordering = ["sheet", "id"]
+        ordering = ["sheet_id", "id"]
         constraints = [
             models.UniqueConstraint(fields=["sheet", "item"], name="countline_unique_item"),
             models.CheckConstraint(

@@ -754,8 +754,10 @@ def _resolve_holder(value) -> Person | None:
         return None
     if isinstance(value, Person):
         return value
-    person = Person.objects.filter(pk=value).first() if str(value).isdigit() else None
-    person = person or Person.objects.filter(employee_no=str(value).strip()).first()
+    if isinstance(value, int):  # an id from code; what people type is an employee number
+        person = Person.objects.filter(pk=value).first()
+    else:
+        person = Person.objects.filter(employee_no=str(value).strip()[:50]).first()
     if person is None:
         raise ScanRefused(_("Unknown person."), code="holder")
     return person

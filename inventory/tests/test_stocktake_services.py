@@ -443,3 +443,12 @@ def test_delete_only_drafts(counting, site, clerk_user, counter):
     draft = services.stocktake_create(actor=clerk_user, name="草稿", counters=[counter])
     services.stocktake_delete(actor=clerk_user, stocktake=draft)
     assert list(Stocktake.objects.values_list("pk", flat=True)) == [counting.pk]
+
+
+def test_a_typed_holder_is_an_employee_number_even_when_it_looks_like_an_id(
+    counting, site, counter
+):
+    carol = PersonFactory(name="Carol", employee_no=str(site["alice"].pk))
+    outcome = scan(counting, counter, "A-1", site["room1"], holder=str(site["alice"].pk))
+    assert outcome.result == "holder_mismatch"
+    assert StocktakeExpected.objects.get(tag="A-1").observed_holder == carol
