@@ -75,6 +75,19 @@ def test_list_full_page(client_as, manager, counting, english):
     assert "楼A 盘点" in html and "0 / 3" in html and "New stocktake" in html
 
 
+def test_list_and_detail_render_when_the_creator_was_deleted(client_as, manager, counting):
+    # given: the user who created the stocktake is gone (created_by SET_NULL)
+    Stocktake.objects.filter(pk=counting.pk).update(created_by=None)
+
+    # when
+    listing = client_as(user=manager).get(reverse("inventory:stocktake_list"))
+    detail = client_as(user=manager).get(counting.get_absolute_url())
+
+    # then
+    assert (listing.status_code, detail.status_code) == (200, 200)
+    assert "—" in listing.content.decode()
+
+
 def test_list_htmx_gets_the_table_only(client_as, manager, counting):
     response = client_as(user=manager).get(reverse("inventory:stocktake_list"), **HTMX)
     html = response.content.decode()
