@@ -523,3 +523,24 @@ def test_any_text_is_stored_exactly(catalog, tmp_path):
     asset = Asset.objects.get()
     assert (asset.notes, asset.serial_number, asset.name) == (tricky, "S'1\\", "名'称")
     assert AssetEvent.objects.get().payload == {"file": "t.csv", "row": 2}
+
+
+def test_new_ids_are_looked_up_where_the_database_cannot_return_them(
+    catalog, tmp_path, monkeypatch
+):
+    # given a database without INSERT … RETURNING (MySQL 8, as in docker-compose)
+    monkeypatch.setattr(
+        type(connection.features), "can_return_rows_from_bulk_insert", False, raising=False
+    )
+    rows = [["", "ThinkPad X1", f"SN{i}", "", "", "", "", "", "8GB"] for i in range(3)]
+    path = write_csv(tmp_path / "ids.csv", [HEADER, *rows])
+
+    result = import_file(kind="assets", path=path)
+
+    # then each import event belongs to the asset of its row
+    assert (result.errors, result.created) == ([], 3)
+    assert list(
+        AssetEvent.objects.order_by("payload__row").values_list(
+            "asset__serial_number", "payload__row"
+        )
+    ) == [("SN0", 2), ("SN1", 3), ("SN2", 4)]

@@ -266,8 +266,27 @@ def update_rows(model, names: Sequence[str], rows: Sequence[Sequence], *, batch=
 
 
 def ids_by(model, field: str, values: Sequence) -> dict:
-    """value → pk for a unique ``field`` (one query per 2,000 values)."""
+    """value → pk for a unique ``field`` (one query per 2,000 values; on MySQL the values
+    are written into the statement escaped by the driver in one call, not prepared one by
+    one by the ORM)."""
     found = {}
+    if connection.vendor == "mysql":
+        qn = connection.ops.quote_name
+        column = qn(model._meta.get_field(field).column)
+        pk = qn(model._meta.pk.column)
+        connection.ensure_connection()
+        cursor = connection.connection.cursor()
+        try:
+            for start in range(0, len(values), INSERT_BATCH):
+                literals, _n = _mysql_rows([values[start : start + INSERT_BATCH]])
+                cursor.execute(
+                    f"SELECT {column}, {pk} FROM {qn(model._meta.db_table)} "  # noqa: S608
+                    f"WHERE {column} IN ({','.join(literals)})"
+                )
+                found.update(cursor.fetchall())
+        finally:
+            cursor.close()
+        return found
     for start in range(0, len(values), INSERT_BATCH):
         found.update(
             model._default_manager.filter(

@@ -449,3 +449,83 @@ def test_the_fast_reader_reads_workbooks_with_prefixed_elements(tmp_path):
 
     assert rows[0] == (1, ["资产编号", "金额", "购置日期"])
     assert rows[2] == (5, [True, "#N/A", 1500, "内联", "一行\r\n二行"])
+
+
+# --- the row scanner and expat read the same ----------------------------------------------
+
+
+def _both_readers(path):
+    """The rows as the scanner reads them (it must not hand over to expat) and as expat
+    reads them."""
+    from itassets import xlsx
+
+    with XlsxBook(path) as book:
+        wb = book._reader.wb
+        member = book._sheets[book.sheet_names[0]]
+        options = {
+            "shared": book.shared_strings,
+            "date_styles": {int(s) for s in wb._date_formats},
+            "epoch": wb.epoch,
+        }
+        scanned = list(xlsx._scan_rows(book._reader.archive.open(member), **options))
+        expat = list(xlsx._expat_rows(book._reader.archive.open(member), **options))
+        served = list(book.rows())
+    return scanned, expat, served
+
+
+@pytest.mark.parametrize("shared_strings", [False, True])
+def test_the_row_scanner_reads_what_expat_reads(tmp_path, shared_strings):
+    # given a sheet of every kind of value our writer (and Excel) writes: texts with markup
+    # characters, entities, line breaks and escapes, numbers, dates, booleans, gaps, long rows
+    import random
+
+    rng = random.Random(8)
+    texts = ["<&> \"引号\" '单'", "a & b", "两行\n文本", "_x000D_ literal", "  空格  ", "😀", "x"]
+    values = [*texts, 0, 1, -5, 1.5, 1e20, 12999.99, True, False, None, ""]
+    values += [date(2024, 5, 1), datetime(2024, 5, 1, 8, 30), Decimal("9.50")]
+    path = tmp_path / "kinds.xlsx"
+    with open(path, "wb") as f, XlsxWriter(f, shared_strings=shared_strings) as book:
+        sheet = book.sheet("S")
+        sheet.append(["标题"])
+        sheet.append([])
+        for n in range(300):
+            width = rng.choice([1, 3, 20, 30])
+            styles = {i: STYLE_ERROR for i in range(width) if rng.random() < 0.1}
+            sheet.append([rng.choice(values) for _ in range(width)], styles=styles)
+
+    # when read by the scanner and by expat
+    scanned, expat, served = _both_readers(path)
+
+    # then the rows are the same
+    assert scanned == expat == served
+    assert len(scanned) > 250
+
+
+def test_the_scanner_hands_the_rest_of_the_sheet_to_expat_at_a_cell_it_does_not_read(tmp_path):
+    # given a sheet whose rows are plain until a formula, then plain again
+    sheet = (
+        '<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats'
+        '.org/spreadsheetml/2006/main"><sheetData>'
+        '<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" s="1"><v>45413</v></c></row>'
+        '<row r="2" spans="1:3"><c r="A2" s="1" t="s"><v>1</v></c><c r="C2"><v>2</v></c></row>'
+        '<row r="4"/>'
+        '<row r="5"><c r="A5"><f>1+2</f><v>3</v></c><c r="B5" t="inlineStr"><is><t>a&amp;b'
+        "</t></is></c></row>"
+        '<row r="6"><c r="A6" t="b"><v>1</v></c><c r="B6" t="e"><v>#N/A</v></c></row>'
+        "</sheetData></worksheet>"
+    )
+    path = tmp_path / "mixed.xlsx"
+    with zipfile.ZipFile(path, "w") as z:
+        for name, text in _EXCEL_PARTS.items():
+            z.writestr(name, sheet if name == "xl/worksheets/sheet1.xml" else text)
+
+    with XlsxBook(path) as book:
+        rows = list(book.rows())
+
+    # then every row comes once, as expat reads it
+    assert rows == [
+        (1, ["资产编号", datetime(2024, 5, 1)]),
+        (2, ["金额", None, 2]),
+        (5, [3, "a&b"]),
+        (6, [True, "#N/A"]),
+    ]
