@@ -100,7 +100,9 @@ class StocktakeForm(BootstrapMixin, forms.Form):
 
     def __init__(self, *args, user, stocktake: Stocktake | None = None, **kwargs):
         self.stocktake = stocktake
-        if stocktake is not None and not kwargs.get("data") and not args:
+        if stocktake is not None:
+            # Also for a bound form: disabled fields (kind; the scope once counting) take
+            # their value from ``initial``, never from the submitted data.
             kwargs["initial"] = {
                 "name": stocktake.name,
                 "kind": stocktake.kind,

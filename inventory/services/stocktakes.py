@@ -152,8 +152,24 @@ def may_manage(user, kind: str) -> bool:
     return has_role(user, CLERK) if kind == Kind.ASSET else has_role(user, KEEPER)
 
 
+def may_manage_stocktake(user, stocktake: Stocktake) -> bool:
+    """Whether ``user`` manages this stocktake: ``may_manage`` for its kind and, for a
+    consumable stocktake, keeping every warehouse it counts (administrators keep all)."""
+    if not may_manage(user, stocktake.kind):
+        return False
+    if stocktake.kind == Kind.ASSET:
+        return True
+    warehouse_ids = list(stocktake.warehouses.values_list("pk", flat=True))
+    return all(user_manages_warehouse(user, pk) for pk in warehouse_ids)
+
+
 def _require_manage(actor, kind: str) -> None:
     if actor is not None and not may_manage(actor, kind):
+        raise PermissionDenied(_("You are not allowed to manage this stocktake."))
+
+
+def _require_manage_stocktake(actor, stocktake: Stocktake) -> None:
+    if actor is not None and not may_manage_stocktake(actor, stocktake):
         raise PermissionDenied(_("You are not allowed to manage this stocktake."))
 
 
@@ -371,7 +387,7 @@ def stocktake_update(
     """Edit a stocktake: everything while a draft; once counting only the name, note, deadline
     and counters (the scope is frozen). Closed stocktakes are read-only."""
     stocktake = _lock(stocktake)
-    _require_manage(actor, stocktake.kind)
+    _require_manage_stocktake(actor, stocktake)
     if stocktake.status not in (State.DRAFT, State.COUNTING):
         _refuse_status(stocktake, _("changed"))
     draft = stocktake.status == State.DRAFT
@@ -411,7 +427,7 @@ def stocktake_update(
 def stocktake_delete(*, actor, stocktake: Stocktake) -> None:
     """Delete a draft (nothing was counted yet)."""
     stocktake = _lock(stocktake)
-    _require_manage(actor, stocktake.kind)
+    _require_manage_stocktake(actor, stocktake)
     if stocktake.status != State.DRAFT:
         _refuse_status(stocktake, _("deleted"))
     stocktake.delete()
@@ -488,7 +504,7 @@ def stocktake_start(*, actor, stocktake: Stocktake) -> Stocktake:
     """Start counting: freeze what is expected now (asset lines, or the count sheets of a
     consumable stocktake). Assets entering or leaving the scope later change nothing."""
     stocktake = _lock(stocktake)
-    _require_manage(actor, stocktake.kind)
+    _require_manage_stocktake(actor, stocktake)
     if stocktake.status != State.DRAFT:
         _refuse_status(stocktake, _("started"))
     stocktake.status = State.COUNTING
@@ -513,7 +529,7 @@ def stocktake_close(*, actor, stocktake: Stocktake) -> Stocktake:
     """Stop counting. Asset lines still pending become missing (盘亏); a consumable stocktake
     posts its count sheets' variances. Afterwards the stocktake is read-only."""
     stocktake = _lock(stocktake)  # waits for scans in flight (they hold a shared lock)
-    _require_manage(actor, stocktake.kind)
+    _require_manage_stocktake(actor, stocktake)
     if stocktake.status != State.COUNTING:
         _refuse_status(stocktake, _("closed"))
     if stocktake.kind == Kind.ASSET:

@@ -61,7 +61,7 @@ def _get(request, pk: int) -> Stocktake:
 
 
 def _require_manage(user, stocktake: Stocktake) -> None:
-    if not services.may_manage(user, stocktake.kind):
+    if not services.may_manage_stocktake(user, stocktake):
         raise PermissionDenied
 
 
@@ -222,7 +222,7 @@ def stocktake_detail(request, pk: int):
             return vary_on_htmx(render(request, f"{DETAIL_TEMPLATE}#stocktake-missing", context))
     elif fragment:
         return vary_on_htmx(render(request, f"{DETAIL_TEMPLATE}#stocktake-progress", context))
-    manages = services.may_manage(user, stocktake.kind)
+    manages = services.may_manage_stocktake(user, stocktake)
     status = stocktake.status
     context.update(
         {
@@ -261,7 +261,8 @@ def _action(request, pk: int, service, done: str):
         for message in exc.messages:
             messages.error(request, message)
     else:
-        messages.success(request, done % {"name": stocktake.name})
+        text = done(stocktake) if callable(done) else done
+        messages.success(request, text % {"name": stocktake.name})
     return stocktake
 
 
@@ -284,7 +285,11 @@ def stocktake_close(request, pk: int):
         request,
         pk,
         services.stocktake_close,
-        _("Stocktake “%(name)s” closed: assets not found are missing."),
+        lambda stocktake: (
+            _("Stocktake “%(name)s” closed: assets not found are missing.")
+            if stocktake.kind == Stocktake.Kind.ASSET
+            else _("Stocktake “%(name)s” closed: the count differences are posted.")
+        ),
     )
     return redirect(stocktake.get_absolute_url())
 
