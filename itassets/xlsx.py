@@ -7,8 +7,10 @@ writes about 5,000 rows/s, which alone misses the import (5,000 rows/s end to en
 
 - :class:`XlsxBook` keeps openpyxl (read-only reader) for the workbook's structure: sheet
   names and paths, the shared-string table, which cell styles are dates, the 1900/1904 epoch.
-  Only the sheet's cells are parsed here (:func:`iter_sheet_rows`), by expat (C) with small
-  Python handlers, streaming from the zip member, so memory stays flat. Values are what
+  Only the sheet's cells are parsed here (:func:`iter_sheet_rows`), streaming from the zip
+  member, so memory stays flat: by a row scanner (string splits and one regular expression
+  per row) for the cells spreadsheets almost always hold, handing over to expat (C, with
+  small Python handlers) at the first thing it does not read. Values are what
   openpyxl's ``values_only`` gives: str, int, float, bool, datetime or None.
 - :class:`XlsxWriter` writes one sheet of inline strings, numbers and dates straight into a
   zip stream (constant memory), with a bold header, red "error" cells and column widths.

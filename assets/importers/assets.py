@@ -7,7 +7,7 @@ rows create and which update, and find serial numbers that belong to another ass
 Rules:
 - New assets need a model; the name defaults to the model's, the status to "in use" when a
   user is given and "in stock" otherwise; only the starting states of the lifecycle
-  (``INITIAL_STATES``) are allowed. Tags left empty are reserved in one block.
+  (``INITIAL_STATES``) are allowed. Tags left empty are reserved in blocks (see take_batch).
 - Existing assets: only non-empty cells change a field (an empty cell keeps the value); the
   status, user, department and location of an existing asset are never changed by an import
   (lifecycle actions do that, as the edit form): a different value is reported.

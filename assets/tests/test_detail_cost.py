@@ -6,8 +6,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from assets.qr import asset_url, qr_svg_image
+from assets.services import asset_create, asset_update
+from assets.views.detail import HISTORY_ON_PAGE
 
-from .factories import AssetFactory, DepartmentFactory, PersonFactory
+from .factories import AssetFactory, AssetModelFactory, DepartmentFactory, PersonFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -83,3 +85,44 @@ def test_detail_page_query_count(client_as, headers):
     # custom fields, attachments, permissions (one UNION), history, repair totals, events
     assert len(queries) == 8, "\n".join(queries)
     assert sum("auth_user" in q and "auth_user_groups" in q for q in queries[:1]) == 1
+
+
+def _edited(user, times: int):
+    model = AssetModelFactory()
+    asset = asset_create(actor=user, model=model, data={})
+    for i in range(times):
+        asset = asset_update(actor=user, asset=asset, model=model, data={"name": f"名称{i}"})
+    return asset
+
+
+def test_detail_shows_the_latest_history_and_a_link_to_the_rest(client_as):
+    # given: created, then edited 25 times (26 entries)
+    client = client_as("clerk")
+    asset = _edited(client.user, 25)
+    url = reverse("assets:detail", args=[asset.tag])
+    # when
+    response = client.get(url)
+    # then: the newest entries, newest first, and a link to the whole history
+    history = response.context["history"]
+    assert len(history) == HISTORY_ON_PAGE
+    assert [c.new for c in history[0].changes] == ["名称24"]
+    assert f'href="{url}?history=all#history"' in response.content.decode()
+
+
+def test_the_whole_history_on_request(client_as):
+    client = client_as("clerk")
+    asset = _edited(client.user, 25)
+    url = reverse("assets:detail", args=[asset.tag])
+    response = client.get(url, {"history": "all"})
+    history = response.context["history"]
+    assert len(history) == 26
+    assert history[-1].kind == "+"
+    assert 'data-testid="history-all"' not in response.content.decode()
+
+
+def test_no_link_when_the_history_fits(client_as):
+    client = client_as("clerk")
+    asset = _edited(client.user, HISTORY_ON_PAGE - 1)
+    response = client.get(reverse("assets:detail", args=[asset.tag]))
+    assert len(response.context["history"]) == HISTORY_ON_PAGE
+    assert 'data-testid="history-all"' not in response.content.decode()

@@ -37,6 +37,10 @@ TEMPLATE = "assets/asset_detail.html"
 UPLOAD_PERMISSION = "assets.add_attachment"
 ATTACHMENTS_CHANGED = "attachmentsChanged"
 QR_MAX_AGE = 24 * 3600
+# The history timeline shows the latest entries; "?history=all" shows up to HISTORY_ALL
+# (each entry is a diff of two records: an asset edited for years must not slow its page).
+HISTORY_ON_PAGE = 20
+HISTORY_ALL = 1000
 
 SECTIONS = [
     (
@@ -107,15 +111,25 @@ def _attachments_context(request, asset: Asset, form: AttachmentForm | None = No
     }
 
 
+def _history(request, asset: Asset, schema) -> tuple[list, bool]:
+    """(the entries shown, whether older ones were left out)."""
+    if request.GET.get("history") == "all":
+        return asset_history(asset=asset, schema=schema, limit=HISTORY_ALL), False
+    entries = asset_history(asset=asset, schema=schema, limit=HISTORY_ON_PAGE + 1)
+    return entries[:HISTORY_ON_PAGE], len(entries) > HISTORY_ON_PAGE
+
+
 def _detail_context(request, asset: Asset, upload_form: AttachmentForm | None = None) -> dict:
     schema = category_schema(asset.category)
     if asset.model.manufacturer_id == asset.manufacturer_id:  # denormalised: same row, no query
         asset.model.manufacturer = asset.manufacturer
+    history, history_more = _history(request, asset, schema)
     return {
         **_attachments_context(request, asset, upload_form),
         "sections": _sections(asset),
         "custom_values": display_values(schema, asset.custom_fields or {}),
-        "history": asset_history(asset=asset, schema=schema),
+        "history": history,
+        "history_more": history_more,
         "qr_url": asset_url(asset.tag),
         "can_edit": request.user.has_perm("assets.change_asset"),
         "depreciation": _depreciation(asset),

@@ -177,7 +177,7 @@ def _write(importer: Importer, stream: StreamWriter | None, *, kind, path, progr
         result.written = True
         if report:
             report(total)
-    if stream is not None and not result.written:
+    if not result.written:  # rolled back: the tag numbers reserved for it go back
         importer.release()
 
 

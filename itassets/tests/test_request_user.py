@@ -18,9 +18,7 @@ def _group(slug: str) -> Group:
     return Group.objects.get(name=ROLES[slug].group)
 
 
-def test_the_users_roles_and_person_come_with_the_user_query(
-    make_user, django_assert_num_queries
-):
+def test_the_users_roles_and_person_come_with_the_user_query(make_user, django_assert_num_queries):
     # given: a department head and clerk linked to a person
     user = make_user(DEPT_HEAD)
     user.groups.add(_group(CLERK))
@@ -35,9 +33,7 @@ def test_the_users_roles_and_person_come_with_the_user_query(
         assert person_for(loaded) == person
 
 
-def test_a_user_without_roles_or_person_costs_no_more_queries(
-    make_user, django_assert_num_queries
-):
+def test_a_user_without_roles_or_person_costs_no_more_queries(make_user, django_assert_num_queries):
     user = make_user()
     loaded = RolesModelBackend().get_user(user.pk)
     with django_assert_num_queries(0):

@@ -1,20 +1,26 @@
-"""``manage.py seed_demo``: the demo organisation, one login user per role and, when the
-inventory app is installed, demo consumables with opening stock (idempotent).
+"""``manage.py seed_demo``: the demo organisation, one login user per role, the demo catalog,
+demo assets (``--assets``: the register is topped up to N) and, when the inventory app is
+installed, demo consumables with opening stock. Running it again adds nothing.
 
 assets does not depend on inventory (inventory depends on assets): the consumables step
 imports ``inventory.demo`` inside the command, only if ``apps.is_installed("inventory")``.
 """
 
+import sys
+import time
 import unicodedata
 
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
 
-from assets import demo
+from assets import demo, demo_catalog, demo_register
 from itassets.roles import ROLES
 
 # The hand-written demo consumables of inventory/demo.py (toner, cable, mice, disks, memory).
 DEFAULT_ITEMS = 8
+# Without --people: the demo's 40 people, or one person per this many assets if more.
+ASSETS_PER_PERSON = 25
 
 
 def _width(text: str) -> int:
@@ -34,9 +40,9 @@ def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
 class Command(BaseCommand):
     help = (
         "Create the demo organisation (departments, locations, people), one login user per "
-        "role and demo consumables with opening stock. Deterministic for --seed; running it "
-        "again changes nothing. Passwords are random and printed only when a user is first "
-        "created."
+        "role, the demo catalog, demo assets and demo consumables with opening stock. "
+        "Deterministic for --seed; running it again adds nothing. Passwords are random and "
+        "printed only when a user is first created."
     )
 
     def add_arguments(self, parser):
@@ -44,11 +50,21 @@ class Command(BaseCommand):
         parser.add_argument(
             "--people",
             type=int,
-            default=demo.DEFAULT_PEOPLE,
-            help=f"number of people, including the {len(demo.DEMO_USERS)} demo users' persons",
+            default=None,
+            help=(
+                f"number of people, including the {len(demo.DEMO_USERS)} demo users' persons "
+                f"(default {demo.DEFAULT_PEOPLE}, or one per {ASSETS_PER_PERSON} assets if "
+                "that is more)"
+            ),
         )
         parser.add_argument(
-            "--assets", type=int, default=0, help="demo assets (not supported yet; added later)"
+            "--assets",
+            type=int,
+            default=demo_register.DEFAULT_ASSETS,
+            help=(
+                "top the register up to this many assets (default "
+                f"{demo_register.DEFAULT_ASSETS}; assets already there count, none is deleted)"
+            ),
         )
         parser.add_argument(
             "--items",
@@ -60,6 +76,8 @@ class Command(BaseCommand):
     def handle(self, *args, seed, people, assets, items, **options):
         if items is None:
             items = DEFAULT_ITEMS
+        if people is None:
+            people = max(demo.DEFAULT_PEOPLE, assets // ASSETS_PER_PERSON)
         if people < 0 or assets < 0 or items < 0:
             raise CommandError("--people, --assets and --items must not be negative")
         result = demo.seed_demo(seed=seed, people=people)
@@ -68,15 +86,11 @@ class Command(BaseCommand):
         out.write(f"Demo data (seed {result.seed}):")
         for name, counts in result.counts.items():
             out.write(f"  {name}: {counts}")
+        for name, counts in demo_catalog.seed_catalog().counts.items():
+            out.write(f"  {name}: {counts}")
         if items:
             self._seed_consumables(items=items, seed=seed)
-        if assets:
-            out.write(
-                self.style.WARNING(
-                    f"--assets {assets}: not supported yet (added by the register issue); "
-                    "nothing created."
-                )
-            )
+        self._seed_assets(assets=assets, seed=seed, people=people)
 
         if result.users.created:
             out.write("")
@@ -89,6 +103,37 @@ class Command(BaseCommand):
             out.write(
                 f"Demo users {', '.join(result.users.existing)} already exist; their passwords "
                 "are unchanged. To set a new one: python manage.py changepassword <username>"
+            )
+
+    def _seed_assets(self, *, assets: int, seed: int, people: int) -> None:
+        started = time.monotonic()
+        bar = None
+
+        def progress(done: int, total: int) -> None:
+            nonlocal bar
+            if bar is None:  # shown on a terminal only
+                bar = tqdm(total=total, unit=" assets", file=sys.stderr, disable=None)
+            bar.update(done - bar.n)
+
+        try:
+            result = demo_register.seed_assets(
+                assets=assets, seed=seed, people=people, progress=progress
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        finally:
+            if bar is not None:
+                bar.close()
+        total = result.existing + result.created
+        if result.created:
+            self.stdout.write(
+                f"  assets: {result.created} created ({result.repairs} in repair with a repair "
+                f"order, {result.approvals} disposal requests) in "
+                f"{time.monotonic() - started:.1f} s; the register holds {total}"
+            )
+        else:
+            self.stdout.write(
+                f"  assets: 0 created; the register already holds {total} (--assets {assets})"
             )
 
     def _seed_consumables(self, *, items: int, seed: int) -> None:
