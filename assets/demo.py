@@ -6,7 +6,9 @@ Passwords are random (``secrets``), set only when a user is first created and re
 so the command can print them.
 
 Steps, in order: :func:`seed_departments`, :func:`seed_locations`, :func:`seed_people`,
-:func:`seed_users`. Later issues add catalog and asset steps to :func:`seed_demo`.
+:func:`seed_users`. The catalog (:mod:`assets.demo_catalog`) and the assets
+(:mod:`assets.demo_register`, bulk inserts in batches of their own) are seeded after it by the
+``seed_demo`` command.
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ from django.utils import timezone
 from itassets.importing.bulk import ids_by, insert_columns
 from itassets.roles import CLERK, DEPT_HEAD
 
-from .demo import employee_no
+from .demo import DEMO_USERS, employee_no
 from .demo_catalog import MANUFACTURERS, MODELS, SUPPLIERS
 from .lifecycle import Status
 from .models import (
@@ -431,7 +431,8 @@ def asset_rows(*, seed: int, first: int, count: int, refs: Refs, today: date) ->
 
 def load_refs(*, people: int) -> Refs:
     """The ids the demo assets point at: the demo catalog's models, the first ``people`` demo
-    people, the demo locations and departments, the demo suppliers."""
+    people (at least the demo users' persons), the demo locations and departments, the demo
+    suppliers."""
     spec_by_key = {(m.manufacturer, m.number): m for m in MODELS}
     models: dict[str, list[ModelRef]] = defaultdict(list)
     rows = AssetModel.objects.filter(manufacturer__name__in=MANUFACTURERS).values_list(
@@ -463,7 +464,7 @@ def load_refs(*, people: int) -> Refs:
     codes = {pk: code for code, pk in departments.items()}
     persons = sorted(
         Person.objects.filter(
-            employee_no__in=[employee_no(i) for i in range(1, people + 1)],
+            employee_no__in=[employee_no(i) for i in range(1, max(people, len(DEMO_USERS)) + 1)],
             is_active=True,
             department__isnull=False,
         ).values_list("employee_no", "id", "department_id")

@@ -1,6 +1,6 @@
 import hashlib
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from io import StringIO
 
 import pytest
@@ -8,6 +8,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
 
 from assets import demo, demo_register
 from assets.custom_fields import category_schema, validate_values
@@ -68,8 +70,10 @@ def snapshot() -> dict:
             list(Supplier.objects.values_list("name", "credit_code")),
         ],
         "assets": register_digest(),
-        "records": [AssetEvent.objects.count(), RepairOrder.objects.count()]
-        + [ApprovalRequest.objects.count(), ApprovalStep.objects.count()],
+        "records": [
+            model.objects.count()
+            for model in (AssetEvent, RepairOrder, ApprovalRequest, ApprovalStep)
+        ],
     }
 
 
@@ -228,6 +232,271 @@ def test_person_rows_always_include_the_demo_users_persons():
 
 def test_generated_passwords_are_random():
     assert len({demo.generate_password() for _ in range(50)}) == 50
+
+
+# --- Catalog and assets (assets/demo_catalog.py, assets/demo_register.py) ---------------------
+
+ALL_STATUSES = sorted(s.value for s in Status)
+
+
+def user(username: str):
+    return get_user_model().objects.get(username=username)
+
+
+def delete_register() -> None:
+    """Remove the assets and the records pointing at them, and restart every sequence (tags,
+    repair numbers, demo numbers): the register part of a fresh database."""
+    RepairOrder.objects.all().delete()
+    Asset.objects.all().delete()  # events and approvals cascade
+    TagSequence.objects.all().delete()
+
+
+def test_seed_demo_creates_the_catalog(db):
+    # when
+    seed("--people", "6", "--assets", "0", "--items", "0")
+
+    # then a well-formed category tree with accounting defaults
+    assert Category.objects.count() == 15
+    assert Category.objects.find_problems() == ([], [], [], [], [])
+    laptop = Category.objects.get(code="PC-LAPTOP")
+    assert (laptop.full_name, laptop.asset_class, laptop.useful_life_months) == (
+        "计算机设备/笔记本电脑",
+        "fixed",
+        36,
+    )
+    phone = Category.objects.get(code="MOBILE-PHONE")
+    assert (phone.asset_class, phone.residual_rate) == ("low_value", 0)
+    # and custom fields inherited by the children
+    assert CustomField.objects.count() == sum(len(f) for f in CUSTOM_FIELDS.values())
+    assert [f.key for f in category_schema(laptop)] == [
+        "os",
+        "cpu",
+        "memory_gb",
+        "disk_gb",
+        "screen_inch",
+    ]
+    assert [f.key for f in category_schema(phone)] == ["storage_gb", "imei"]
+    # and manufacturers, valid suppliers and one model per spec
+    assert Manufacturer.objects.count() == 11
+    assert Supplier.objects.count() == len(SUPPLIERS)
+    for supplier in Supplier.objects.all():
+        supplier.full_clean()  # e.g. the unified social credit codes match the pattern
+    assert AssetModel.objects.count() == len(MODELS)
+    assert not Asset.objects.exists()
+
+
+def test_seed_demo_assets_places_each_status_as_the_lifecycle_would(db):
+    # when
+    output = seed("--people", "20", "--assets", "400", "--items", "0")
+
+    # then N assets, every status, in a realistic mix
+    assert "assets: 400 created (" in output
+    assert "the register holds 400" in output
+    assets = list(Asset.objects.select_related("location", "category", "holder"))
+    assert len(assets) == 400
+    by_status = {s: [a for a in assets if a.status == s] for s in ALL_STATUSES}
+    assert all(by_status.values()), {s: len(a) for s, a in by_status.items()}
+    assert 0.5 < len(by_status["in_use"]) / 400 < 0.75
+    today = timezone.localdate()
+    schemas = {}
+    for a in assets:
+        # common to all: tag, dates, cost, the creator, valid custom fields
+        assert re.fullmatch(r"IT-\d{4}-\d{6}", a.tag)
+        assert today - timedelta(days=6 * 366) < a.purchase_date <= today
+        assert a.warranty_end > a.purchase_date
+        assert a.cost > 0
+        assert a.created_by.username == "admin"
+        if a.category_id not in schemas:
+            schemas[a.category_id] = category_schema(a.category)
+        assert validate_values(schemas[a.category_id], a.custom_fields) == a.custom_fields
+        # placement by status
+        in_warehouse = a.location is not None and a.location.is_warehouse
+        if a.status in ("in_use", "lost"):
+            assert a.department_id and a.location_id and not in_warehouse, a.tag
+        if a.status == "on_loan":
+            assert a.holder_id and a.department_id and a.due_date, a.tag
+        else:
+            assert a.due_date is None, a.tag
+        if a.status in ("in_stock", "pending_disposal", "disposed"):
+            assert in_warehouse and a.holder_id is None and a.department_id is None, a.tag
+        if a.status == "disposed":
+            assert a.purchase_date < a.disposed_on <= today
+        else:
+            assert a.disposed_on is None, a.tag
+        if a.status == "ordered":
+            assert a.location_id is None and a.holder_id is None and not a.invoice_number
+        if a.holder_id:
+            assert a.department_id == a.holder.department_id
+    # in repair: one open repair order each, remembering the status before
+    repairs = RepairOrder.objects.filter(state=RepairOrder.State.IN_REPAIR)
+    assert sorted(repairs.values_list("asset__tag", flat=True)) == sorted(
+        a.tag for a in by_status["in_repair"]
+    )
+    for order in repairs.select_related("asset__location"):
+        assert order.previous_status in ("in_use", "in_stock")
+        assert order.asset.location.is_warehouse == (order.previous_status == "in_stock")
+        assert re.fullmatch(r"WX-\d{8}-\d{4}", order.number)
+    # pending disposal: a disposal request each, most approved
+    approvals = ApprovalRequest.objects.filter(transition="request_disposal")
+    assert sorted(approvals.values_list("asset__tag", flat=True)) == sorted(
+        a.tag for a in by_status["pending_disposal"]
+    )
+    assert approvals.filter(state="approved").count() > approvals.filter(state="pending").count()
+    assert not ApprovalStep.objects.filter(request__state="approved", decision="pending").exists()
+    # one "import" event per asset with its status
+    assert AssetEvent.objects.filter(transition="import").count() == 400
+    assert not AssetEvent.objects.exclude(to_status=F("asset__status")).exists()
+    # the demo employee has assets of their own
+    mine = Asset.objects.filter(holder__user__username="employee")
+    assert {"PC-LAPTOP", "OFFICE-MONITOR", "MOBILE-PHONE"} <= set(
+        mine.values_list("category__code", flat=True)
+    )
+
+
+def test_seed_demo_assets_are_deterministic_for_a_seed(db):
+    # given two runs on a fresh register with the same seed
+    seed("--people", "10", "--assets", "60", "--items", "0")
+    first = register_digest()
+    delete_register()
+    seed("--people", "10", "--assets", "60", "--items", "0")
+    again = register_digest()
+    # and one with another seed
+    delete_register()
+    seed("--people", "10", "--assets", "60", "--items", "0", "--seed", "7")
+    other = register_digest()
+
+    # then
+    assert first == again
+    assert other != first
+
+
+def test_seed_demo_assets_rerun_tops_up_and_never_duplicates(db):
+    # given
+    seed("--people", "10", "--assets", "50", "--items", "0")
+    first_fifty = list(Asset.objects.order_by("tag").values_list("tag", "serial_number", "cost"))
+
+    # when the same N again, then a larger N
+    same = seed("--people", "10", "--assets", "50", "--items", "0")
+    more = seed("--people", "10", "--assets", "80", "--items", "0")
+
+    # then the second run adds nothing and the third only the difference
+    assert "assets: 0 created; the register already holds 50 (--assets 50)" in same
+    assert "assets: 30 created (" in more
+    assert Asset.objects.count() == 80
+    rows = Asset.objects.order_by("tag").values_list("tag", "serial_number", "cost")
+    assert list(rows[:50]) == first_fifty
+    prefix, _ = tag_prefix()
+    assert TagSequence.objects.get(prefix=prefix).last_value == 80
+    assert TagSequence.objects.get(prefix=demo_register.DEMO_COUNTER).last_value == 80
+
+
+def test_seed_demo_assets_after_a_deletion_use_new_numbers(db):
+    # given a seeded register from which an asset was deleted
+    seed("--people", "10", "--assets", "30", "--items", "0")
+    gone = Asset.objects.exclude(status="in_repair").order_by("tag").first()
+    gone.delete()
+    serials = set(Asset.objects.values_list("serial_number", flat=True))
+
+    # when
+    output = seed("--people", "10", "--assets", "30", "--items", "0")
+
+    # then one new asset, with a new tag and serial number (no clash with the remaining ones)
+    assert "assets: 1 created (" in output
+    new = Asset.objects.order_by("-id").first()
+    assert new.serial_number not in serials
+    assert new.tag != gone.tag
+    assert Asset.objects.count() == 30
+
+
+def test_assets_created_after_seeding_continue_the_tag_sequence(db):
+    # given
+    seed("--people", "6", "--assets", "20", "--items", "0")
+    model = AssetModel.objects.get(model_number="21KC")
+
+    # when
+    asset = asset_create(
+        actor=user("clerk"),
+        model=model,
+        data={},
+        custom_values={"os": "Windows 11", "memory_gb": "32"},
+    )
+
+    # then
+    prefix, _ = tag_prefix()
+    assert asset.tag == f"{prefix}000021"
+
+
+def test_seeded_assets_go_on_through_the_lifecycle(db):
+    # given
+    seed("--people", "20", "--assets", "300", "--items", "0")
+    clerk = user("clerk")
+    approved = ApprovalRequest.objects.filter(state="approved").first().asset
+    pending = ApprovalRequest.objects.filter(state="pending").first()
+    repaired = RepairOrder.objects.filter(previous_status="in_use").first().asset
+    holder = repaired.holder
+    lent = Asset.objects.filter(status="on_loan").first()
+
+    # when
+    asset_transition(
+        asset=approved, transition="dispose", actor=clerk, data={"method": "recycling"}
+    )
+    approval_decide(approval=pending, actor=clerk, approve=True)
+    asset_transition(asset=repaired, transition="repair_done", actor=clerk)
+    warehouse = Location.objects.get(code="WH-MAIN")
+    asset_transition(asset=lent, transition="return", actor=clerk, data={"location": warehouse})
+
+    # then
+    approved.refresh_from_db()
+    assert (approved.status, approved.disposed_on) == ("disposed", timezone.localdate())
+    pending.refresh_from_db()
+    assert pending.state == "approved"
+    repaired.refresh_from_db()
+    assert (repaired.status, repaired.holder) == ("in_use", holder)
+    assert RepairOrder.objects.get(asset=repaired).state == "done"
+    lent.refresh_from_db()
+    assert (lent.status, lent.holder, lent.location) == ("in_stock", None, warehouse)
+
+
+@pytest.mark.parametrize("username", ["clerk", "employee", "depthead"])
+def test_seeded_register_pages_render(db, client, username):
+    # given
+    seed("--people", "20", "--assets", "300", "--items", "0")
+    client.force_login(user(username))
+    visible = (
+        Asset.objects.all()
+        if username == "clerk"
+        else Asset.objects.filter(holder__user__username=username)
+    )
+    one_per_status = {a.status: a for a in visible.order_by("id")}
+
+    # when / then: the list and a detail page of each status
+    assert client.get(reverse("assets:list")).status_code == 200
+    for asset in one_per_status.values():
+        response = client.get(reverse("assets:detail", args=[asset.tag]))
+        assert response.status_code == 200, (asset.tag, asset.status)
+    if username == "clerk":  # and the repairs and the approvals waiting for the clerk
+        assert client.get(reverse("assets:repair_list")).status_code == 200
+        response = client.get(reverse("approvals:list"))
+        assert response.status_code == 200
+        pending = ApprovalRequest.objects.filter(state="pending").first()
+        assert reverse("approvals:detail", args=[pending.pk]) in response.content.decode()
+
+
+def test_seed_demo_people_follow_the_number_of_assets(db, monkeypatch):
+    # given one person per 5 assets instead of 25
+    monkeypatch.setattr(seed_demo_command, "ASSETS_PER_PERSON", 5)
+
+    # when
+    seed("--assets", "250", "--items", "0")
+
+    # then max(40, 250 / 5)
+    assert Person.objects.count() == 50
+
+
+def test_seed_demo_rejects_negative_assets(db):
+    with pytest.raises(CommandError, match="must not be negative"):
+        seed("--assets", "-1")
+    assert not Asset.objects.exists()
 
 
 # --- Consumables (inventory/demo.py, called lazily: assets does not import inventory) ----------

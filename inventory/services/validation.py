@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -14,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from assets.models import Department, Person, Supplier
+from itassets.precompiled import GetByPk
 
 from ..models import (
     TYPE_DIRECTION,
@@ -114,15 +116,18 @@ def _parse_money(value, *, places: int) -> Decimal | None:
     return number.quantize(step)
 
 
-def _resolve(model, value, *, key: str, errors: dict, queryset=None):
+def _resolve(model, value, *, key: str, errors: dict, lookup: GetByPk | None = None):
     """A model instance from an instance, a primary key or nothing; errors[key] if unknown."""
     if value is None or value == "":
         return None
     if isinstance(value, model):
         return value
-    qs = queryset if queryset is not None else model._default_manager.all()
     try:
-        return qs.get(pk=value)
+        # The key is prepared as the ORM prepares it (int(): the same errors for "1x"...).
+        found = (lookup or _by_pk(model)).get(value)
+        if found is None:
+            raise model.DoesNotExist
+        return found
     except (model.DoesNotExist, ValueError, TypeError):
         errors.setdefault(key, []).append(
             _("The selected %(model)s does not exist.") % {"model": model._meta.verbose_name}
@@ -130,8 +135,23 @@ def _resolve(model, value, *, key: str, errors: dict, queryset=None):
         return None
 
 
+@functools.cache
+def _by_pk(model) -> GetByPk:
+    return GetByPk(model._default_manager.all())
+
+
+def _get_by_pk(model, pk):
+    """``model._default_manager.get(pk=pk)`` or None, compiled once (hot paths: a scan)."""
+    return _by_pk(model).get(pk)
+
+
 def _warehouse_qs():
     return Warehouse.objects.select_related("location")
+
+
+@functools.cache
+def _warehouse_get() -> GetByPk:
+    return GetByPk(_warehouse_qs())
 
 
 def _direction(value) -> int | None:
@@ -180,7 +200,11 @@ def _lookup_items(lines: Sequence[Mapping]) -> tuple[dict, dict]:
             code = str(raw.get("barcode") or raw.get("code") or "").strip()
             if code:
                 codes.add(code)
-    by_id = {i.pk: i for i in Item.objects.filter(pk__in=ids)} if ids else {}
+    if len(ids) == 1:  # a scan: one item, by a query compiled once
+        found_one = _get_by_pk(Item, next(iter(ids)))
+        by_id = {found_one.pk: found_one} if found_one is not None else {}
+    else:
+        by_id = {i.pk: i for i in Item.objects.filter(pk__in=ids)} if ids else {}
     by_code: dict[str, Item] = {}
     if codes:
         found = list(Item.objects.filter(Q(barcode__in=codes) | Q(code__in=codes)))
@@ -244,7 +268,7 @@ def _validate(*, actor, type: str, header: Mapping, lines: Sequence[Mapping]) ->
     clean["date"] = day
 
     warehouse = _resolve(
-        Warehouse, header.get("warehouse"), key="warehouse", errors=errors, queryset=_warehouse_qs()
+        Warehouse, header.get("warehouse"), key="warehouse", errors=errors, lookup=_warehouse_get()
     )
     if warehouse is None and "warehouse" not in errors:
         errors["warehouse"] = [_("Choose a warehouse.")]
@@ -261,7 +285,7 @@ def _validate(*, actor, type: str, header: Mapping, lines: Sequence[Mapping]) ->
             header.get("to_warehouse"),
             key="to_warehouse",
             errors=errors,
-            queryset=_warehouse_qs(),
+            lookup=_warehouse_get(),
         )
         if to_warehouse is None and "to_warehouse" not in errors:
             errors["to_warehouse"] = [_("Choose the warehouse the items go to.")]

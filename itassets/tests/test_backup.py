@@ -41,7 +41,7 @@ from assets.models import AssetModel, Category, Manufacturer
 
 clerk = get_user_model().objects.get(username="clerk")
 category = Category.add_root(code="BK-PC", name="计算机设备")
-maker = Manufacturer.objects.create(name="联想")
+maker = Manufacturer.objects.create(name="联想（备份测试）")  # seed_demo has 联想 already
 model = AssetModel.objects.create(
     category=category, manufacturer=maker, name="ThinkPad X1", model_number="21KC"
 )
