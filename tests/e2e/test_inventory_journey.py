@@ -73,6 +73,7 @@ def test_toner_received_requested_approved_issued_by_scanning(make_page, make_us
     scan(keeper_page, "scan-input", BARCODE)
     row = keeper_page.locator(f"[data-testid=line-row][data-item='{toner.pk}']")
     expect(row).to_have_count(1)
+    keeper_page.wait_for_load_state("networkidle")  # no line refresh still on its way
     row.get_by_test_id("line-quantity").fill("10")
     row.locator("input[name=line_unit_cost]").fill("385.00")
     keeper_page.get_by_test_id("save-post").click()
