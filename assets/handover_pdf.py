@@ -13,7 +13,6 @@ language of the user who triggers it.
 
 from __future__ import annotations
 
-import io
 from xml.sax.saxutils import escape
 
 from django.conf import settings
@@ -24,7 +23,9 @@ from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
+
+from itassets.pdf import build_pdf, user_display
 
 from .labels import label_font
 from .lifecycle import TRANSITIONS
@@ -49,12 +50,6 @@ def _party(person, department, *, stock: str) -> str:
     """A side of the handover; nobody on a side means the store (库存)."""
     parts = [str(person) if person else "", getattr(department, "full_name", "") or ""]
     return " · ".join(p for p in parts if p) or stock
-
-
-def _user_name(user) -> str:
-    if user is None:
-        return EMPTY
-    return user.get_full_name() or user.get_username()
 
 
 def _local(value) -> str:
@@ -105,7 +100,7 @@ def _render(handover, assets: list) -> bytes:
             p(_("Received by")),
             p(_party(handover.to_person, handover.to_department, stock=stock)),
         ],
-        [p(_("Prepared by")), p(_user_name(handover.created_by)), p(""), p("")],
+        [p(_("Prepared by")), p(user_display(handover.created_by)), p(""), p("")],
     ]
     width = A4[0] - 36 * mm
     info_table = Table(info, colWidths=[0.14 * width, 0.36 * width, 0.14 * width, 0.36 * width])
@@ -177,7 +172,7 @@ def _render(handover, assets: list) -> bytes:
             Spacer(1, 8 * mm),
             p(
                 _("Receipt confirmed online by %(name)s at %(time)s.")
-                % {"name": _user_name(handover.accepted_by), "time": _local(handover.accepted_at)}
+                % {"name": user_display(handover.accepted_by), "time": _local(handover.accepted_at)}
             ),
         ]
     elif handover.needs_acceptance:
@@ -186,24 +181,10 @@ def _render(handover, assets: list) -> bytes:
             p(_("Awaiting the recipient's confirmation of receipt."), "small"),
         ]
 
-    out = io.BytesIO()
-    doc = SimpleDocTemplate(
-        out,
-        pagesize=A4,
-        leftMargin=18 * mm,
-        rightMargin=18 * mm,
-        topMargin=18 * mm,
-        bottomMargin=18 * mm,
+    return build_pdf(
+        story,
         title=f"{_('Asset handover receipt')} {handover.number}",
         author=organisation,
-        creator="itassets",
+        font=font,
+        footer_right=lambda page: f"{handover.number} · {page}",
     )
-
-    def footer(canvas, document):
-        canvas.saveState()
-        canvas.setFont(font, 8)
-        canvas.drawRightString(A4[0] - 18 * mm, 10 * mm, f"{handover.number} · {document.page}")
-        canvas.restoreState()
-
-    doc.build(story, onFirstPage=footer, onLaterPages=footer)
-    return out.getvalue()

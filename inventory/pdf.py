@@ -13,7 +13,6 @@ language, whatever the language of the user who prints it.
 
 from __future__ import annotations
 
-import io
 from decimal import Decimal
 from xml.sax.saxutils import escape
 
@@ -26,9 +25,10 @@ from reportlab.lib.enums import TA_CENTER, TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
 
 from assets.labels import label_font
+from itassets.pdf import build_pdf, user_display
 
 from .models import Direction, Document, DocumentType, format_quantity
 
@@ -89,12 +89,6 @@ def _styles(font: str) -> dict[str, ParagraphStyle]:
     }
 
 
-def _user_name(user) -> str:
-    if user is None:
-        return EMPTY
-    return user.get_full_name() or user.get_username()
-
-
 def _money(value, places: int = 2) -> str:
     return EMPTY if value is None else f"{value:,.{places}f}"
 
@@ -137,7 +131,7 @@ def _header_rows(document: Document, p) -> list[list]:
     if document.reverses_id:
         pairs.append((_("Reverses"), str(document.reverses)))
     pairs += [
-        (_("Operator"), _user_name(document.operator)),
+        (_("Operator"), user_display(document.operator)),
         (
             _("Posted at"),
             timezone.localtime(document.posted_at).strftime("%Y-%m-%d %H:%M")
@@ -247,25 +241,11 @@ def _render(document: Document, lines: list) -> bytes:
     story.append(signatures)
     story += [Spacer(1, 8 * mm), p(f"{_('Date')}：", "small")]
 
-    out = io.BytesIO()
     number = document.number or str(document.pk)
-    doc = SimpleDocTemplate(
-        out,
-        pagesize=A4,
-        leftMargin=18 * mm,
-        rightMargin=18 * mm,
-        topMargin=18 * mm,
-        bottomMargin=18 * mm,
+    return build_pdf(
+        story,
         title=f"{title} {number}",
         author=organisation,
-        creator="itassets",
+        font=font,
+        footer_right=lambda page: f"{number} · {page}",
     )
-
-    def footer(canvas, template):
-        canvas.saveState()
-        canvas.setFont(font, 8)
-        canvas.drawRightString(A4[0] - 18 * mm, 10 * mm, f"{number} · {template.page}")
-        canvas.restoreState()
-
-    doc.build(story, onFirstPage=footer, onLaterPages=footer)
-    return out.getvalue()

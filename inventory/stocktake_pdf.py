@@ -13,7 +13,6 @@ labels (WenQuanYi Zen Hei, ``LABEL_FONT_PATH``) and is written in the site's lan
 
 from __future__ import annotations
 
-import io
 from decimal import Decimal
 from xml.sax.saxutils import escape
 
@@ -30,13 +29,13 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import (
     CondPageBreak,
     Paragraph,
-    SimpleDocTemplate,
     Spacer,
     Table,
     TableStyle,
 )
 
 from assets.labels import label_font
+from itassets.pdf import build_pdf, user_display
 
 from .models_stocktake import StocktakeExpected
 from .services.stocktake_results import (
@@ -75,12 +74,6 @@ def _styles(font: str) -> dict[str, ParagraphStyle]:
 
 def _local(value) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else EMPTY
-
-
-def _user(user) -> str:
-    if user is None:
-        return EMPTY
-    return user.get_full_name() or user.get_username()
 
 
 def _money(value) -> str:
@@ -135,16 +128,16 @@ def _render(report: StocktakeReport) -> bytes:
         [p(_("Scope")), p(scope_text), p(_("Deadline")), p(stocktake.deadline or EMPTY)],
         [
             p(_("Started")),
-            p(f"{_local(stocktake.started_at)} · {_user(stocktake.started_by)}"),
+            p(f"{_local(stocktake.started_at)} · {user_display(stocktake.started_by)}"),
             p(_("Closed")),
-            p(f"{_local(stocktake.closed_at)} · {_user(stocktake.closed_by)}"),
+            p(f"{_local(stocktake.closed_at)} · {user_display(stocktake.closed_by)}"),
         ],
     ]
     if stocktake.applied_at:
         info.append(
             [
                 p(_("Results applied")),
-                p(f"{_local(stocktake.applied_at)} · {_user(stocktake.applied_by)}"),
+                p(f"{_local(stocktake.applied_at)} · {user_display(stocktake.applied_by)}"),
                 p(""),
                 p(""),
             ]
@@ -274,29 +267,17 @@ def _render(report: StocktakeReport) -> bytes:
     )
     story.append(signatures)
 
-    out = io.BytesIO()
-    doc = SimpleDocTemplate(
-        out,
-        pagesize=PAGE,
-        leftMargin=MARGIN,
-        rightMargin=MARGIN,
-        topMargin=MARGIN,
-        bottomMargin=MARGIN,
+    return build_pdf(
+        story,
         title=f"{title} {stocktake.name}",
         author=organisation,
-        creator="itassets",
+        font=font,
+        footer_left=f"{stocktake.name} · {_local(timezone.now())}",
+        footer_right=str,
+        pagesize=PAGE,
+        margin=MARGIN,
+        footer_y=8 * mm,
     )
-    printed = _local(timezone.now())
-
-    def footer(canvas, document):
-        canvas.saveState()
-        canvas.setFont(font, 8)
-        canvas.drawString(MARGIN, 8 * mm, f"{stocktake.name} · {printed}")
-        canvas.drawRightString(PAGE[0] - MARGIN, 8 * mm, str(document.page))
-        canvas.restoreState()
-
-    doc.build(story, onFirstPage=footer, onLaterPages=footer)
-    return out.getvalue()
 
 
 def _fit(text, width: float, font: str, size: float, *, keep_end: bool = False) -> str:
