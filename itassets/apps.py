@@ -14,8 +14,9 @@ class ItassetsConfig(AppConfig):
 
         # post_migrate is sent once per app that has a models module, and each app's
         # permissions are created by its own signal (itassets' own signal comes before the
-        # domain apps', so a receiver limited to sender=self would miss their permissions). The role -> permission table in roles.py is therefore
-        # applied after the last such app, when every permission exists; this also runs
+        # domain apps', so a receiver limited to sender=self would miss their permissions).
+        # The role -> permission table in roles.py is therefore applied after the last such
+        # app, when every permission exists; this also runs
         # after the flush that ends each transactional test. The groups themselves are
         # created by the data migration itassets/migrations/0001_roles.py.
         def sync_roles_after_last_app(sender, **kwargs):
