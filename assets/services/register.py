@@ -42,11 +42,14 @@ def tag_prefix(*, pattern: str | None = None, today: date | None = None) -> tupl
 def _sequence_advance(prefix: str, by: int) -> int:
     """Add ``by`` to the prefix's sequence, creating it if needed; return the new last value.
 
-    One upsert statement: on MariaDB/MySQL ``INSERT ... ON DUPLICATE KEY UPDATE`` takes an
-    exclusive lock on an existing row straight away. The obvious ``get_or_create`` + ``UPDATE``
-    deadlocks when many callers create the first tag of a prefix at once (each waiter of the
-    duplicate INSERT ends up with a shared lock and then asks for an exclusive one). The row
-    lock is held until the caller's transaction ends, so concurrent callers are serialised.
+    One upsert statement that also answers the new value: on MariaDB/MySQL ``INSERT ... ON
+    DUPLICATE KEY UPDATE`` takes an exclusive lock on an existing row straight away, and
+    ``LAST_INSERT_ID(expr)`` makes the server answer the new value as the statement's insert
+    id; elsewhere ``RETURNING``. The obvious ``get_or_create`` + ``UPDATE`` deadlocks when many
+    callers create the first tag of a prefix at once (each waiter of the duplicate INSERT ends
+    up with a shared lock and then asks for an exclusive one). The row lock is held until the
+    caller's transaction ends, so concurrent callers are serialised; a rollback gives the
+    numbers back.
     """
     # Identifiers come from the model (quoted); values are query parameters.
     qn = connection.ops.quote_name
@@ -55,19 +58,23 @@ def _sequence_advance(prefix: str, by: int) -> int:
         qn(TagSequence._meta.get_field("prefix").column),
         qn(TagSequence._meta.get_field("last_value").column),
     )
-    if connection.vendor == "mysql":
-        sql = (
-            f"INSERT INTO {table} ({col_prefix}, {col_last}) VALUES (%s, %s) "  # noqa: S608
-            f"ON DUPLICATE KEY UPDATE {col_last} = {col_last} + %s"
-        )
-    else:  # SQLite (embedded mode) and PostgreSQL
-        sql = (
-            f"INSERT INTO {table} ({col_prefix}, {col_last}) VALUES (%s, %s) "  # noqa: S608
-            f"ON CONFLICT ({col_prefix}) DO UPDATE SET {col_last} = {table}.{col_last} + %s"
-        )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [prefix, by, by])
-    return TagSequence.objects.filter(prefix=prefix).values_list("last_value", flat=True).get()
+        if connection.vendor == "mysql":
+            cursor.execute(
+                f"INSERT INTO {table} ({col_prefix}, {col_last}) VALUES (%s, %s) "  # noqa: S608
+                f"ON DUPLICATE KEY UPDATE {col_last} = LAST_INSERT_ID({col_last} + %s)",
+                [prefix, by, by],
+            )
+            # Affected rows (Django connects with FOUND_ROWS): 1 = inserted, 2 = advanced.
+            return by if cursor.rowcount == 1 else int(cursor.lastrowid)
+        # SQLite (3.35+, embedded mode) and PostgreSQL.
+        cursor.execute(
+            f"INSERT INTO {table} ({col_prefix}, {col_last}) VALUES (%s, %s) "  # noqa: S608
+            f"ON CONFLICT ({col_prefix}) DO UPDATE SET {col_last} = {table}.{col_last} + %s "
+            f"RETURNING {col_last}",
+            [prefix, by, by],
+        )
+        return int(cursor.fetchone()[0])
 
 
 def asset_tags_allocate(*, count: int = 1, today: date | None = None) -> list[str]:

@@ -7,10 +7,9 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection
 from django.utils.translation import gettext as _
 
-from assets.models import TagSequence
+from assets.services.lifecycle import document_number
 from itassets.roles import ADMIN, has_role
 
 from ..models import Document, DocumentType, Item, Requisition, Warehouse, format_quantity
@@ -57,40 +56,11 @@ def number_allocate(kind: str, *, day: date) -> str:
     """The next number of a document type's daily series: ``CK-20261121-0001``.
 
     The series is the one ``assets.services.document_number`` advances (one ``TagSequence``
-    row per prefix), here in a single statement that also answers the new value, because a
-    posting holds its stock row locks while it waits for it. Race-safe and without gaps: the
-    row stays locked until the caller's transaction ends, and a rolled-back posting gives its
-    number back. Call it inside the posting's transaction, as late as possible.
+    row per prefix, one statement that also answers the new value). Race-safe and without
+    gaps: the row stays locked until the caller's transaction ends, and a rolled-back posting
+    gives its number back. Call it inside the posting's transaction, as late as possible.
     """
-    prefix = f"{kind}-{day:%Y%m%d}-"
-    return f"{prefix}{_sequence_next(prefix):04d}"
-
-
-def _sequence_next(prefix: str) -> int:
-    qn = connection.ops.quote_name
-    table = qn(TagSequence._meta.db_table)
-    col_prefix = qn(TagSequence._meta.get_field("prefix").column)
-    col_last = qn(TagSequence._meta.get_field("last_value").column)
-    with connection.cursor() as cursor:
-        if connection.vendor == "mysql":
-            # The upsert locks the row exclusively at once, whether it inserts or updates (see
-            # assets.services.register._sequence_advance). LAST_INSERT_ID(expr) makes the
-            # server answer the new value as the statement's insert id. Affected rows (Django
-            # connects with FOUND_ROWS): 1 = inserted (the day's first number), 2 = advanced.
-            cursor.execute(
-                f"INSERT INTO {table} ({col_prefix}, {col_last}) VALUES (%s, 1) "  # noqa: S608
-                f"ON DUPLICATE KEY UPDATE {col_last} = LAST_INSERT_ID({col_last} + 1)",
-                [prefix],
-            )
-            return 1 if cursor.rowcount == 1 else int(cursor.lastrowid)
-        # SQLite (3.35+, embedded mode) and PostgreSQL.
-        cursor.execute(
-            f"INSERT INTO {table} ({col_prefix}, {col_last}) VALUES (%s, 1) "  # noqa: S608
-            f"ON CONFLICT ({col_prefix}) DO UPDATE SET {col_last} = {table}.{col_last} + 1 "
-            f"RETURNING {col_last}",
-            [prefix],
-        )
-        return int(cursor.fetchone()[0])
+    return document_number(kind, today=day)
 
 
 # --- Errors and results -----------------------------------------------------------------------
