@@ -16,7 +16,7 @@ from __future__ import annotations
 from xml.sax.saxutils import escape
 
 from django.conf import settings
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
@@ -25,7 +25,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
 
-from itassets.pdf import build_pdf, user_display
+from itassets.pdf import build_pdf, local_time, user_display
 
 from .labels import label_font
 from .lifecycle import TRANSITIONS
@@ -50,10 +50,6 @@ def _party(person, department, *, stock: str) -> str:
     """A side of the handover; nobody on a side means the store (库存)."""
     parts = [str(person) if person else "", getattr(department, "full_name", "") or ""]
     return " · ".join(p for p in parts if p) or stock
-
-
-def _local(value) -> str:
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else EMPTY
 
 
 def handover_assets(handover) -> list:
@@ -92,7 +88,7 @@ def _render(handover, assets: list) -> bytes:
     ]
     stock = _("Stock")
     info = [
-        [p(_("Number")), p(handover.number), p(_("Date")), p(_local(handover.created_at))],
+        [p(_("Number")), p(handover.number), p(_("Date")), p(local_time(handover.created_at))],
         [p(_("Action")), p(action), p(_("Location")), p(handover.location or EMPTY)],
         [
             p(_("Handed over by")),
@@ -172,7 +168,10 @@ def _render(handover, assets: list) -> bytes:
             Spacer(1, 8 * mm),
             p(
                 _("Receipt confirmed online by %(name)s at %(time)s.")
-                % {"name": user_display(handover.accepted_by), "time": _local(handover.accepted_at)}
+                % {
+                    "name": user_display(handover.accepted_by),
+                    "time": local_time(handover.accepted_at),
+                }
             ),
         ]
     elif handover.needs_acceptance:

@@ -35,7 +35,7 @@ from reportlab.platypus import (
 )
 
 from assets.labels import label_font
-from itassets.pdf import build_pdf, user_display
+from itassets.pdf import build_pdf, local_time, user_display
 
 from .models_stocktake import StocktakeExpected
 from .services.stocktake_results import (
@@ -70,10 +70,6 @@ def _styles(font: str) -> dict[str, ParagraphStyle]:
             "h2", parent=base, fontSize=11, leading=15, spaceBefore=4 * mm, spaceAfter=2 * mm
         ),
     }
-
-
-def _local(value) -> str:
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else EMPTY
 
 
 def _money(value) -> str:
@@ -128,16 +124,16 @@ def _render(report: StocktakeReport) -> bytes:
         [p(_("Scope")), p(scope_text), p(_("Deadline")), p(stocktake.deadline or EMPTY)],
         [
             p(_("Started")),
-            p(f"{_local(stocktake.started_at)} · {user_display(stocktake.started_by)}"),
+            p(f"{local_time(stocktake.started_at)} · {user_display(stocktake.started_by)}"),
             p(_("Closed")),
-            p(f"{_local(stocktake.closed_at)} · {user_display(stocktake.closed_by)}"),
+            p(f"{local_time(stocktake.closed_at)} · {user_display(stocktake.closed_by)}"),
         ],
     ]
     if stocktake.applied_at:
         info.append(
             [
                 p(_("Results applied")),
-                p(f"{_local(stocktake.applied_at)} · {user_display(stocktake.applied_by)}"),
+                p(f"{local_time(stocktake.applied_at)} · {user_display(stocktake.applied_by)}"),
                 p(""),
                 p(""),
             ]
@@ -228,7 +224,7 @@ def _render(report: StocktakeReport) -> bytes:
                 [
                     p(row["raw_code"], "small"),
                     p(row["times"], "num"),
-                    p(_local(row["first_at"]), "small"),
+                    p(local_time(row["first_at"]), "small"),
                     p(row["location"] or EMPTY, "small"),
                     p(row["note"] or "", "small"),
                 ]
@@ -272,7 +268,7 @@ def _render(report: StocktakeReport) -> bytes:
         title=f"{title} {stocktake.name}",
         author=organisation,
         font=font,
-        footer_left=f"{stocktake.name} · {_local(timezone.now())}",
+        footer_left=f"{stocktake.name} · {local_time(timezone.now())}",
         footer_right=str,
         pagesize=PAGE,
         margin=MARGIN,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 
+from django.utils import timezone
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.platypus import SimpleDocTemplate
@@ -17,6 +18,11 @@ def user_display(user) -> str:
     if user is None:
         return EMPTY
     return user.get_full_name() or user.get_username()
+
+
+def local_time(value) -> str:
+    """A moment as printed on forms, in the local time zone: ``2026-11-22 09:30``."""
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else EMPTY
 
 
 def build_pdf(

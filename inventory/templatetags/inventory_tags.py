@@ -4,6 +4,8 @@ from decimal import Decimal
 
 from django import template
 
+from itassets.pdf import user_display
+
 from ..models import format_quantity
 
 register = template.Library()
@@ -35,6 +37,4 @@ def money(value, places=2):
 @register.filter
 def user_name(user):
     """A user's full name, else the username; "—" for nobody."""
-    if user is None:
-        return "—"
-    return user.get_full_name() or user.get_username()
+    return user_display(user)
