@@ -46,7 +46,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.shortcuts import resolve_url
 from django.test import Client, override_settings
-from django.urls import URLResolver, get_resolver, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 from assets.lifecycle import Status
@@ -70,6 +70,7 @@ from assets.services import (
     attachment_add,
 )
 from itassets.roles import ROLES as ROLES_BY_SLUG
+from itassets.testing.urls import app_urls
 
 from .factories import (
     AssetFactory,
@@ -754,29 +755,7 @@ EXPECTATIONS: dict[str, list[Case]] = {
 # --- The URLs, from the resolver ------------------------------------------------------------
 
 
-def assets_urls() -> dict[str, str]:
-    """``namespace:name`` → route of every URL pattern whose view is in the assets app."""
-    found: dict[str, str] = {}
-
-    def walk(patterns, namespace: str, prefix: str) -> None:
-        for p in patterns:
-            if isinstance(p, URLResolver):
-                ns = namespace
-                if p.namespace:
-                    ns = f"{namespace}:{p.namespace}" if namespace else p.namespace
-                walk(p.url_patterns, ns, prefix + str(p.pattern))
-                continue
-            module = getattr(p.callback, "__module__", "") or ""
-            if module == "assets" or module.startswith("assets."):
-                route = prefix + str(p.pattern)
-                name = f"{namespace}:{p.name}" if p.name else f"(unnamed {route})"
-                found[name] = route
-
-    walk(get_resolver().url_patterns, "", "/")
-    return found
-
-
-URLS = assets_urls()
+URLS = app_urls("assets")
 
 
 def test_the_table_names_only_urls_that_exist():

@@ -60,7 +60,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.shortcuts import resolve_url
 from django.test import Client, override_settings
-from django.urls import URLResolver, get_resolver, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 from assets.lifecycle import Status as AssetStatus
@@ -87,6 +87,7 @@ from inventory.services import requisition_decide, requisition_submit
 from inventory.services import stocktakes as stocktake_services
 from inventory.services.stocktake_confirmations import stocktake_self_confirm
 from itassets.roles import ROLES as ROLES_BY_SLUG
+from itassets.testing.urls import app_urls
 
 from .factories import DocumentFactory, ItemFactory, RequisitionFactory, WarehouseFactory
 from .stocktake_helpers import scan
@@ -1214,29 +1215,7 @@ EXPECTATIONS: dict[str, list[Case]] = {
 # --- The URLs, from the resolver ------------------------------------------------------------
 
 
-def inventory_urls() -> dict[str, str]:
-    """``namespace:name`` → route of every URL pattern whose view is in the inventory app."""
-    found: dict[str, str] = {}
-
-    def walk(patterns, namespace: str, prefix: str) -> None:
-        for p in patterns:
-            if isinstance(p, URLResolver):
-                ns = namespace
-                if p.namespace:
-                    ns = f"{namespace}:{p.namespace}" if namespace else p.namespace
-                walk(p.url_patterns, ns, prefix + str(p.pattern))
-                continue
-            module = getattr(p.callback, "__module__", "") or ""
-            if module == "inventory" or module.startswith("inventory."):
-                route = prefix + str(p.pattern)
-                name = f"{namespace}:{p.name}" if p.name else f"(unnamed {route})"
-                found[name] = route
-
-    walk(get_resolver().url_patterns, "", "/")
-    return found
-
-
-URLS = inventory_urls()
+URLS = app_urls("inventory")
 
 
 def test_the_table_names_only_urls_that_exist():
