@@ -13,7 +13,8 @@ writes about 5,000 rows/s, which alone misses the import (5,000 rows/s end to en
   small Python handlers) at the first thing it does not read. Values are what
   openpyxl's ``values_only`` gives: str, int, float, bool, datetime or None.
 - :class:`XlsxWriter` writes one sheet of inline strings, numbers and dates straight into a
-  zip stream (constant memory), with a bold header, red "error" cells and column widths.
+  zip stream (constant memory), with a bold header, red "error" cells and column widths;
+  exports share their repeated texts in a bounded shared-string table (``share_repeated``).
 """
 
 from __future__ import annotations
@@ -578,6 +579,12 @@ _ROWS_PER_WRITE = 500
 _NUMBERS = (int, float, Decimal, bool)
 _ESCAPE_LOOKALIKE = re.compile(r"_x[0-9A-Fa-f]{4}_")
 _FORMULA_START = "=+-@\t\r"
+_EPOCH_ORDINAL = _EXCEL_EPOCH.toordinal()  # a date's serial is its ordinal minus this
+# Shared strings of ``share_repeated``: per column at most SHARE_PER_COLUMN, in all at most
+# _SHARED_MAX, each at most _SHARED_MAX_LENGTH characters (longer text is written inline).
+_SHARED_MAX = 65_536
+SHARE_PER_COLUMN = 4_096
+_SHARED_MAX_LENGTH = 255
 
 
 def column_letter(index: int) -> str:
@@ -615,6 +622,11 @@ class _Sheet:
         self.columns = 0
         self.buffer: list[str] = []
         self.letters = [column_letter(i) for i in range(64)]
+        # Per column: whether its text may still go to the shared-string table (see
+        # XlsxWriter's ``share_repeated``), and how many strings it has put there.
+        sharing = writer.strings is not None
+        self.share = [sharing] * 64
+        self.shared_counts = [0] * 64
         self.stream = writer.zip.open(writer.entry(f"xl/worksheets/sheet{self.number}.xml"), "w")
         cols = ""
         if widths:
@@ -637,62 +649,130 @@ class _Sheet:
     def append(self, values: Iterable, styles: Sequence[int] | dict | None = None) -> None:
         """One row; ``styles`` maps column index → style id (STYLE_BOLD, STYLE_ERROR…).
 
-        The loop is the hot path of every export (4 million cells for 200,000 assets), so
-        the common types are dispatched on their exact class first."""
+        Unstyled rows are the hot path of every export (4 million cells for 200,000 assets):
+        the common classes (str, None, int, Decimal, date) are dispatched on their exact
+        class and written with one f-string each; text without anything to escape (no
+        ``& < >``, no control character, no ``_x``, no space at either end: nearly all) is
+        written as it is; anything else goes through :meth:`_cell`."""
+        values = values if isinstance(values, list | tuple) else list(values)
+        if len(values) > len(self.letters):
+            self._widen(len(values))
+        if len(values) > self.columns:
+            self.columns = len(values)
         self.rows += 1
         n = str(self.rows)
-        values = values if isinstance(values, list | tuple) else list(values)
+        if styles:
+            parts = [f'<row r="{n}">']
+            for i, value in enumerate(values):
+                cell = self._cell(self.letters[i] + n, value, _style_at(styles, i))
+                if cell:
+                    parts.append(cell)
+            parts.append("</row>")
+            self.buffer.append("".join(parts))
+        else:
+            self.buffer.append(self._row(values, n))
+        if len(self.buffer) >= _ROWS_PER_WRITE:
+            self.flush()
+
+    def _row(self, values, n: str) -> str:
         letters = self.letters
-        while len(letters) < len(values):
-            letters.append(column_letter(len(letters)))
+        share = self.share
         strings = self.writer.strings
         guard = self.writer.neutralise
         parts = [f'<row r="{n}">']
         add = parts.append
         for i, value in enumerate(values):
-            style = _style_at(styles, i) if styles else 0
-            if value is None or value == "":
-                if style:
-                    add(f'<c r="{letters[i]}{n}" s="{style}"/>')
-                continue
-            ref = letters[i] + n
-            s = f' s="{style}"' if style else ""
             cls = value.__class__
-            if cls is not str and cls not in _NUMBERS and not isinstance(value, dt.date):
-                value = str(value)  # anything else (lazy text, enums) as its text
-                cls = str
             if cls is str:
+                if not value:
+                    continue
+                if share[i]:
+                    tail = strings.get(value)
+                    if tail is None:
+                        tail = self._share(i, value)
+                    if tail is not None:
+                        add(f'<c r="{letters[i]}{n}{tail}')
+                        continue
                 if guard and value[0] in _FORMULA_START:
                     value = "'" + value
-                if strings is not None:
-                    index = strings.get(value)
-                    if index is None:
-                        index = strings[value] = len(strings)
-                    add(f'<c r="{ref}" t="s"{s}><v>{index}</v></c>')
-                    continue
-                if not value.isprintable() or len(value) > 32767:
-                    value = clean_text(value)
-                if "_x" in value:  # a literal "_x000D_" would read back as CR: escape it
-                    value = _ESCAPE_LOOKALIKE.sub(r"_x005F\g<0>", value)
-                if "&" in value or "<" in value or ">" in value:
-                    value = escape(value)
-                add(f'<c r="{ref}" t="inlineStr"{s}><is><t xml:space="preserve">')
-                add(value)
-                add("</t></is></c>")
-            elif cls is bool:
-                add(f'<c r="{ref}" t="b"{s}><v>{int(value)}</v></c>')
-            elif cls in _NUMBERS:
-                add(f'<c r="{ref}"{s}><v>{value}</v></c>')
-            elif isinstance(value, dt.datetime):
-                add(f'<c r="{ref}" s="{_DATETIME_STYLE.get(style, 2)}"><v>{_serial(value)}</v></c>')
+                if (
+                    "&" in value
+                    or "<" in value
+                    or ">" in value
+                    or "_x" in value
+                    or value[0] == " "
+                    or value[-1] == " "
+                    or len(value) > 32767
+                    or not value.isprintable()
+                ):
+                    add(self._cell(letters[i] + n, value, 0))
+                else:
+                    add(f'<c r="{letters[i]}{n}" t="inlineStr"><is><t>{value}</t></is></c>')
+            elif value is None:
+                continue
+            elif cls is int or cls is Decimal:
+                add(f'<c r="{letters[i]}{n}"><v>{value}</v></c>')
+            elif cls is dt.date:
+                add(f'<c r="{letters[i]}{n}" s="1"><v>{value.toordinal() - _EPOCH_ORDINAL}</v></c>')
             else:
-                add(f'<c r="{ref}" s="{_DATE_STYLE.get(style, 1)}"><v>{_serial(value)}</v></c>')
-        if len(values) > self.columns:
-            self.columns = len(values)
+                cell = self._cell(letters[i] + n, value, 0)
+                if cell:
+                    add(cell)
         add("</row>")
-        self.buffer.append("".join(parts))
-        if len(self.buffer) >= _ROWS_PER_WRITE:
-            self.flush()
+        return "".join(parts)
+
+    def _share(self, column: int, value: str) -> str | None:
+        """Put ``value`` in the shared-string table and return the end of its cells, or None
+        (write it inline) once the column has put ``share_limit`` strings there: a column of
+        unique values (tags, serial numbers) stops sharing early, one of repeated names
+        never."""
+        writer = self.writer
+        if writer.share_limit is not None:
+            if len(value) > _SHARED_MAX_LENGTH:
+                return None
+            if (
+                self.shared_counts[column] >= writer.share_limit
+                or len(writer.strings) >= _SHARED_MAX
+            ):
+                self.share[column] = False
+                return None
+        self.shared_counts[column] += 1
+        return writer.share(value)
+
+    def _cell(self, ref: str, value, style: int) -> str:
+        """The XML of one cell of any value (empty string for an empty unstyled cell)."""
+        if value is None or value == "":
+            return f'<c r="{ref}" s="{style}"/>' if style else ""
+        s = f' s="{style}"' if style else ""
+        cls = value.__class__
+        if cls is not str and cls not in _NUMBERS and not isinstance(value, dt.date):
+            value = str(value)  # anything else (lazy text, enums) as its text
+            cls = str
+        if cls is str:
+            strings = self.writer.strings
+            if strings is not None and self.writer.share_limit is None:
+                tail = strings.get(value) or self.writer.share(value)
+                # the tail closes the attribute before it: " t="s"><v>…
+                return f'<c r="{ref}" s="{style}{tail}' if style else f'<c r="{ref}{tail}'
+            if self.writer.neutralise and value[0] in _FORMULA_START:
+                value = "'" + value
+            text = _xml_text(value)
+            return f'<c r="{ref}" t="inlineStr"{s}><is><t xml:space="preserve">{text}</t></is></c>'
+        if cls is bool:
+            return f'<c r="{ref}" t="b"{s}><v>{int(value)}</v></c>'
+        if cls in _NUMBERS:
+            return f'<c r="{ref}"{s}><v>{value}</v></c>'
+        if isinstance(value, dt.datetime):
+            return f'<c r="{ref}" s="{_DATETIME_STYLE.get(style, 2)}"><v>{_serial(value)}</v></c>'
+        return f'<c r="{ref}" s="{_DATE_STYLE.get(style, 1)}"><v>{_serial(value)}</v></c>'
+
+    def _widen(self, width: int) -> None:
+        letters = self.letters
+        while len(letters) < width:
+            letters.append(column_letter(len(letters)))
+        missing = width - len(self.share)
+        self.share.extend([self.writer.strings is not None] * missing)
+        self.shared_counts.extend([0] * missing)
 
     def flush(self) -> None:
         if self.buffer:
@@ -703,6 +783,18 @@ class _Sheet:
         self.flush()
         self.stream.write(b"</sheetData></worksheet>")
         self.stream.close()
+
+
+def _xml_text(value: str) -> str:
+    """Text as a cell's ``<t>`` holds it: cleaned, ``_xHHHH_`` look-alikes escaped (they would
+    read back as control characters), ``& < >`` escaped."""
+    if not value.isprintable() or len(value) > 32767:
+        value = clean_text(value)
+    if "_x" in value:  # a literal "_x000D_" would read back as CR: escape it
+        value = _ESCAPE_LOOKALIKE.sub(r"_x005F\g<0>", value)
+    if "&" in value or "<" in value or ">" in value:
+        value = escape(value)
+    return value
 
 
 def _style_at(styles, index: int) -> int:
@@ -722,6 +814,11 @@ class XlsxWriter:
     Sheets are written one after another: a new ``sheet()`` closes the previous one. Text is
     written inline (constant memory); ``shared_strings=True`` writes a shared-string table as
     Excel and WPS do instead (the strings are kept in memory until the end).
+    ``share_repeated=True`` (exports) shares only what repeats, in bounded memory: each
+    column's texts go to the table until it holds ``SHARE_PER_COLUMN`` of that column, then
+    the column's new texts are written inline. A column of names, paths or statuses stays
+    shared (half the XML to write and compress, in the asset export); one of tags or serial
+    numbers soon turns inline.
     ``neutralise=True`` prefixes text starting with = + - @ tab or CR with an apostrophe, as
     ``itassets.exports.neutralise`` does (cells are text cells either way, never formulas).
     """
@@ -732,6 +829,7 @@ class XlsxWriter:
         *,
         compresslevel: int = 1,
         shared_strings: bool = False,
+        share_repeated: bool = False,
         neutralise: bool = False,
     ):
         self.compresslevel = compresslevel
@@ -740,7 +838,11 @@ class XlsxWriter:
         )
         self.sheets: list[_Sheet] = []
         self.neutralise = neutralise
-        self.strings: dict[str, int] | None = {} if shared_strings else None
+        sharing = shared_strings or share_repeated
+        # shared text → the end of its cells (" t="s"><v>index</v></c>), in index order
+        self.strings: dict[str, str] | None = {} if sharing else None
+        # None: every text shared (or none); else the texts a column may share
+        self.share_limit = SHARE_PER_COLUMN if share_repeated and not shared_strings else None
 
     def entry(self, name: str) -> zipfile.ZipInfo:
         """A zip entry with a fixed time: the same rows give the same bytes."""
@@ -751,6 +853,11 @@ class XlsxWriter:
         else:
             info._compresslevel = self.compresslevel
         return info
+
+    def share(self, text: str) -> str:
+        """Add ``text`` to the shared strings; the end of its cells (after the reference)."""
+        tail = self.strings[text] = f'" t="s"><v>{len(self.strings)}</v></c>'
+        return tail
 
     def sheet(self, title: str, *, widths: Sequence[float] | None = None) -> _Sheet:
         if self.sheets:
@@ -798,7 +905,10 @@ class XlsxWriter:
                 ).encode()
             )
             batch = []
+            guard = self.neutralise
             for text in self.strings:
+                if guard and text[0] in _FORMULA_START:
+                    text = "'" + text
                 if "_x" in text:
                     text = _ESCAPE_LOOKALIKE.sub(r"_x005F\g<0>", text)
                 batch.append(f'<si><t xml:space="preserve">{escape(clean_text(text))}</t></si>')

@@ -26,13 +26,19 @@ from decimal import Decimal
 from functools import partial
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from itassets.importing.base import Column, Importer, Row, batched
-from itassets.importing.bulk import ids_by, insert_columns, insert_rows, update_rows
+from itassets.importing.bulk import (
+    copy_rows,
+    ids_by,
+    insert_columns,
+    prepare_insert,
+    update_rows,
+)
 from itassets.importing.values import (
     CellError,
     cell_text,
@@ -937,11 +943,16 @@ class AssetImporter(Importer):
             found = {tag.casefold() for (tag,) in cursor.fetchall()}
         return found & {t.casefold() for t in tags}
 
-    def take_batch(self) -> tuple:
-        """(creates with their tags, updates, retags, pending-reference marks) planned since
-        the last call. An explicit new tag that an earlier batch already gave to a row
-        without tag (a later row of the file named it) is a retag: that row gets a new
-        tag before this batch's rows are written."""
+    def take_batch(self, *, prepare: bool = True) -> tuple:
+        """(creates with their tags, updates, retags, pending-reference marks, the creates'
+        prepared INSERTs or None) planned since the last call. An explicit new tag that an
+        earlier batch already gave to a row without tag (a later row of the file named it)
+        is a retag: that row gets a new tag before this batch's rows are written.
+
+        With ``prepare`` (the streamed import: this runs on the validating thread), the
+        creates' statements are built here, so that the writer thread only runs them —
+        unless a row names a reference this import creates (its id is known only once the
+        writer has inserted it): then the writer builds them."""
         creates, updates = self.creates, self.updates
         self.creates, self.updates = [], []
         clashes, self.clashes = self.clashes, []
@@ -950,35 +961,50 @@ class AssetImporter(Importer):
         retags = [(old, next(tags)) for old in clashes]
         creates = [c if c[0] is not None else (next(tags), *c[1:]) for c in creates]
         marks = {name: index.pending.mark for name, index in self._ref_indexes()}
-        return creates, updates, retags, marks
+        if self.now is None:
+            self.now = timezone.now()
+        prepared = None
+        if prepare and creates and not self._name_new_refs(creates):
+            prepared = self._prepare_creates(creates)
+        return creates, updates, retags, marks, prepared
+
+    def _name_new_refs(self, creates: list[tuple]) -> bool:
+        """Whether a row names a reference this import creates (a placeholder id < 0)."""
+        for name, pending in self._fk().items():
+            if pending.items:
+                i = FIELDS.index(name)
+                if any(c[i] is not None and c[i] < 0 for c in creates):
+                    return True
+        return False
 
     def before_write(self) -> None:
         """Reserve the new tags (see take_batch) outside the write transaction."""
-        self.inline_batch = self.take_batch()
+        self.inline_batch = self.take_batch(prepare=False)
 
     def write(self, progress=None) -> None:
-        creates, updates, retags, marks = self.inline_batch
+        creates, updates, retags, marks, _prepared = self.inline_batch
         size, done = self.batch_size, 0
         for start in range(0, len(creates), size):
-            done += self.write_batch((creates[start : start + size], [], retags, marks))
+            done += self.write_batch((creates[start : start + size], [], retags, marks, None))
             retags = []
             if progress:
                 progress(done)
         for start in range(0, len(updates), size):
-            done += self.write_batch(([], updates[start : start + size], retags, marks))
+            done += self.write_batch(([], updates[start : start + size], retags, marks, None))
             if progress:
                 progress(done)
         if retags or not (creates or updates):
-            self.write_batch(([], [], retags, marks))
+            self.write_batch(([], [], retags, marks, None))
 
     def write_batch(self, batch) -> int:
-        creates, updates, retags, marks = batch
+        creates, updates, retags, marks, prepared = batch
         if self.now is None:
             self.now = timezone.now()
         self._create_refs(marks)
         for old, new in retags:
             self._retag(old, new)
-        self._write_creates(creates)
+        if creates:
+            self._write_creates(prepared or self._prepare_creates(creates))
         self._write_updates(updates)
         return len(creates) + len(updates)
 
@@ -1034,12 +1060,10 @@ class AssetImporter(Importer):
         Asset.objects.filter(pk=pk).update(tag=new)
         HistoricalAsset.objects.filter(id=pk, history_type="+").update(tag=new)
 
-    def _write_creates(self, creates: list[tuple]) -> None:
-        """INSERT the new assets and their "import" events (and history rows "+" with
-        IMPORT_HISTORY_ON_CREATE), a column at a time (see itassets.importing.bulk for why
-        not bulk_create)."""
-        if not creates:
-            return
+    def _prepare_creates(self, creates: list[tuple]) -> tuple:
+        """The new assets' INSERT and their "import" events' INSERT (whose asset ids are
+        given when it runs), built a column at a time (see itassets.importing.bulk for why
+        not bulk_create), and the columns (for history rows and the id look-up)."""
         actor_id = self.actor.pk if self.actor else None
         now = self.now
         columns = list(zip(*creates, strict=True))
@@ -1050,7 +1074,7 @@ class AssetImporter(Importer):
                 columns[i] = [pending.resolve(v) for v in columns[i]]
         custom_at = FIELDS.index("custom_fields")
         columns[custom_at] = [self._custom_json(v) for v in columns[custom_at]]
-        pks = insert_columns(
+        assets = prepare_insert(
             Asset,
             FIELDS,
             columns,
@@ -1058,6 +1082,30 @@ class AssetImporter(Importer):
             encoded=("custom_fields",),
             returning=True,
         )
+        head = '{"file": ' + json.dumps(self.file_name) + ', "row": '
+        events = prepare_insert(
+            AssetEvent,
+            ["to_status", "payload"],
+            [columns[FIELDS.index("status")], [f"{head}{n}}}" for n in numbers]],
+            constants={
+                "transition": "import",
+                "from_status": "",
+                "actor_id": actor_id,
+                "occurred_at": now,
+                "note": "",
+            },
+            encoded=("payload",),
+            lead="asset_id",
+        )
+        return columns, assets, events
+
+    def _write_creates(self, prepared: tuple) -> None:
+        """INSERT the new assets and their "import" events (and history rows "+" with
+        IMPORT_HISTORY_ON_CREATE)."""
+        columns, assets, events = prepared
+        actor_id = self.actor.pk if self.actor else None
+        now = self.now
+        pks = assets.run()
         if pks is None:  # the database cannot return ids from a multi-row INSERT
             ids = ids_by(Asset, "tag", columns[0])
             pks = [ids[tag] for tag in columns[0]]
@@ -1076,20 +1124,7 @@ class AssetImporter(Importer):
                 },
                 encoded=("custom_fields",),
             )
-        head = '{"file": ' + json.dumps(self.file_name) + ', "row": '
-        insert_columns(
-            AssetEvent,
-            ["asset_id", "to_status", "payload"],
-            [pks, columns[FIELDS.index("status")], [f"{head}{n}}}" for n in numbers]],
-            constants={
-                "transition": "import",
-                "from_status": "",
-                "actor_id": actor_id,
-                "occurred_at": now,
-                "note": "",
-            },
-            encoded=("payload",),
-        )
+        events.run(pks)
 
     def _stamps(self) -> dict:
         return {"created_at": self.now, "updated_at": self.now}
@@ -1109,32 +1144,39 @@ class AssetImporter(Importer):
         return text
 
     def _write_updates(self, updates: list[tuple]) -> None:
-        """UPDATE the changed assets (every updatable column from the full new row) and add
-        their history rows ("~")."""
+        """UPDATE the changed assets (only their changed columns: one statement per set of
+        changed columns and batch) and copy each updated row into its history row ("~")
+        inside the database (INSERT … SELECT: the row as updated, nothing read into Python).
+        An asset deleted since validation is a concurrent change: the import is refused."""
         if not updates:
             return
         actor_id = self.actor.pk if self.actor else None
         now = self.now
         fk = {k: p for k, p in self._fk().items() if p.items}
-        columns = [*UPDATABLE, "updated_by_id", "updated_at"]
-        history_columns = list(_HISTORY_ASSET_FIELDS)
-        position = {name: i for i, name in enumerate(history_columns)}
         for batch in batched(updates, self.batch_size):
-            current = {
-                r[0]: list(r)
-                for r in Asset.objects.filter(pk__in=[pk for pk, _n, _c in batch]).values_list(
-                    *history_columns
-                )
-            }
-            rows, history = [], []
+            groups: dict[tuple, list] = {}
             for pk, _number, changes in batch:
-                row = current[pk]
-                for field, value in changes.items():
-                    row[position[field]] = fk[field].resolve(value) if field in fk else value
-                rows.append((pk, *(row[position[f]] for f in UPDATABLE), actor_id, now))
-                history.append((*row, now, "import", "~", pk, actor_id))
-            update_rows(Asset, columns, rows)
-            insert_rows(HistoricalAsset, [*history_columns, *_HISTORY], history)
+                fields = tuple(f for f in UPDATABLE if f in changes)
+                values = [fk[f].resolve(changes[f]) if f in fk else changes[f] for f in fields]
+                groups.setdefault(fields, []).append((pk, *values, actor_id, now))
+            for fields, rows in groups.items():
+                update_rows(Asset, [*fields, "updated_by_id", "updated_at"], rows)
+            pks = sorted({pk for pk, _n, _c in batch})
+            copied = copy_rows(
+                Asset,
+                HistoricalAsset,
+                _HISTORY_ASSET_FIELDS,
+                pks,
+                constants={
+                    "history_date": now,
+                    "history_change_reason": "import",
+                    "history_type": "~",
+                    "history_user_id": actor_id,
+                },
+                pk_as="history_relation_id",
+            )
+            if copied != len(pks):
+                raise IntegrityError("an asset to update was deleted during the import")
 
     # --- templates ----------------------------------------------------------------------
 

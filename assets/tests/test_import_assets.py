@@ -132,6 +132,56 @@ def test_an_existing_tag_updates_only_the_given_cells(catalog, tmp_path):
     assert not AssetEvent.objects.exists()
 
 
+def test_rows_changing_different_cells_update_each_asset_and_copy_it_to_history(
+    catalog, tmp_path, clerk
+):
+    # given three assets, and a file changing different cells of each (so the writer sends
+    # one UPDATE per set of changed columns) and one with nothing to change
+    one = _asset(catalog, tag="IT-1", serial_number="S-1", notes="one", cost=Decimal("1.00"))
+    two = _asset(catalog, tag="IT-2", serial_number="S-2", notes="two", cost=Decimal("2.00"))
+    three = _asset(catalog, tag="IT-3", serial_number="S-3", notes="three", cost=Decimal("3.00"))
+    path = write_csv(
+        tmp_path / "upd.csv",
+        [
+            ["资产编号", "金额", "备注", "内存"],
+            ["IT-1", "", "one, again", ""],
+            ["IT-2", "¥20.00", "", "16GB"],
+            ["IT-3", "", "three", ""],
+        ],
+    )
+
+    # when imported
+    result = import_file(kind="assets", path=path, actor=clerk)
+
+    # then each asset changed only in its own cells, and its "~" history row holds exactly
+    # the asset as updated
+    assert (result.errors, result.updated, result.unchanged) == ([], 2, 1)
+    for asset in (one, two, three):
+        asset.refresh_from_db()
+    assert [(a.notes, a.cost, a.custom_fields) for a in (one, two, three)] == [
+        ("one, again", Decimal("1.00"), {"memory": "8GB"}),
+        ("two", Decimal("20.00"), {"memory": "16GB"}),
+        ("three", Decimal("3.00"), {"memory": "8GB"}),
+    ]
+    assert (one.updated_by, two.updated_by) == (clerk, clerk)
+    fields = [
+        f.attname
+        for f in Asset._meta.concrete_fields
+        if f.attname in {f.attname for f in Asset.history.model._meta.concrete_fields}
+    ]
+    for asset in (one, two):
+        (row,) = asset.history.filter(history_change_reason="import").values(
+            "history_type", "history_user_id", "history_relation_id", *fields
+        )
+        assert row == {
+            "history_type": "~",
+            "history_user_id": clerk.pk,
+            "history_relation_id": asset.pk,
+            **Asset.objects.filter(pk=asset.pk).values(*fields).get(),
+        }
+    assert not three.history.filter(history_change_reason="import").exists()
+
+
 def test_an_import_never_moves_an_existing_asset(catalog, tmp_path):
     # given an asset in room 301 of 测试部, held by 张三
     asset = _asset(

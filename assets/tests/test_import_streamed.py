@@ -202,6 +202,76 @@ def test_references_created_by_one_batch_are_used_by_later_ones(tmp_path, writes
     )
 
 
+def test_new_rows_are_built_on_the_importing_thread_unless_they_name_new_references(
+    tmp_path, monkeypatch
+):
+    # given a file whose first chunk names a department the import creates
+    make_catalog()
+    built = []
+    original = AssetImporter._prepare_creates
+
+    def spy(self, creates):
+        built.append((threading.current_thread().name, len(creates)))
+        return original(self, creates)
+
+    monkeypatch.setattr(AssetImporter, "_prepare_creates", spy)
+    rows = _rows(5)
+    rows[0][3] = "总部/新中心"
+    path = write_csv(tmp_path / "a.csv", [HEADER, *rows])
+
+    # when imported with --create-missing-refs
+    result = import_file(kind="assets", path=path, create_missing_refs=True)
+
+    # then the statements of the first batch were built by the writer (the department's id
+    # comes from its INSERT there); the later ones on the importing thread, the writer only
+    # ran them; each import event belongs to its row's asset
+    assert (result.errors, result.created) == ([], 5)
+    # (the writer may build the first batch after the next one was taken: sorted)
+    assert sorted(built) == [("MainThread", 1), ("MainThread", 2), ("import-writer", 2)]
+    assert sorted(
+        AssetEvent.objects.values_list("asset__serial_number", "payload__row", "to_status")
+    ) == [(f"SN{n}", n + 1, "in_stock") for n in range(1, 6)]
+    assert Asset.objects.get(serial_number="SN1").department.full_name == "总部/新中心"
+
+
+def test_an_asset_deleted_before_its_update_is_written_refuses_the_import(
+    tmp_path, monkeypatch, clerk
+):
+    # given two existing assets updated by the file's second chunk, one of which is deleted
+    # just before that chunk is written
+    catalog = make_catalog()
+    for n in (1, 2):
+        AssetFactory(
+            tag=f"OLD-{n}",
+            model=catalog["x1"],
+            category=catalog["laptop"],
+            manufacturer=catalog["lenovo"],
+            notes="before",
+        )
+    original = AssetImporter.write_batch
+
+    def deleting(self, batch):
+        if batch[1]:
+            Asset.objects.filter(tag="OLD-2").delete()
+        return original(self, batch)
+
+    monkeypatch.setattr(AssetImporter, "write_batch", deleting)
+    rows = [*_rows(2), ["OLD-1", "", "", "", "", "", "after"], ["OLD-2", "", "", "", "", "", "x"]]
+    path = write_csv(tmp_path / "a.csv", [HEADER, *rows])
+
+    # when imported
+    result = import_file(kind="assets", path=path, actor=clerk)
+
+    # then the import is refused and nothing stays (not even the deletion, made inside it)
+    assert not result.written and len(result.errors) == 1
+    assert sorted(Asset.objects.values_list("tag", "notes")) == [
+        ("OLD-1", "before"),
+        ("OLD-2", "before"),
+    ]
+    assert not AssetEvent.objects.exists()
+    assert not Asset.history.filter(history_change_reason="import").exists()
+
+
 def test_streamed_and_end_written_imports_store_the_same(tmp_path, settings, clerk):
     # given a file with updates, new rows, custom fields and a tricky text
     catalog = make_catalog()

@@ -171,6 +171,125 @@ def _statements(prefix: str, rows: list[str], suffix: str = "", joiner: str = ")
 # --- API -------------------------------------------------------------------------------
 
 
+class PreparedInsert:
+    """An INSERT built ahead of running it, possibly on another thread (an import builds
+    its statements on the validating thread, so that the writer thread only runs them).
+
+    With ``lead``, the rows lack their first column's values, which :meth:`run` takes (an
+    import event's asset id, known once the asset INSERT has returned it). On MySQL the
+    statements are SQL text built a column at a time (see :func:`_mysql_rows`); elsewhere
+    rows of parameters for ``executemany``."""
+
+    def __init__(self, *, sql, batches, returning, lead):
+        self.sql = sql  # MySQL: (prefix, suffix); else the statement with placeholders
+        self.batches = batches  # MySQL: statements (bytes) or, with lead, row texts per batch
+        self.returning = returning
+        self.lead = lead
+
+    def run(self, lead: Sequence = ()) -> list[int] | None:
+        """Execute on the current thread's connection; with ``returning``, the new primary
+        keys in row order (None if the database cannot return them)."""
+        if self.lead and len(lead) != sum(len(b) for b in self.batches):
+            raise ValueError("one leading value per row")
+        if connection.vendor != "mysql":
+            with connection.cursor() as cursor:
+                start = 0
+                for rows in self.batches:
+                    if self.lead:
+                        rows = [(v, *row) for v, row in zip(lead[start:], rows, strict=False)]
+                        start += len(rows)
+                    cursor.executemany(self.sql, rows)
+            return None
+        connection.ensure_connection()
+        ids: list[int] = []
+        cursor = connection.connection.cursor()
+        try:
+            if self.lead:
+                prefix, suffix = self.sql
+                statements, start = [], 0
+                for rows in self.batches:
+                    values = lead[start : start + len(rows)]
+                    start += len(rows)
+                    texts = [
+                        f"{v}{row}" for v, row in zip(_lead_literals(values), rows, strict=True)
+                    ]
+                    statements.extend(_statements(prefix, texts, suffix))
+            else:
+                statements = self.batches
+            for sql, _rows in statements:
+                cursor.execute(sql)
+                if self.returning:
+                    ids.extend(pk for (pk,) in cursor.fetchall())
+        finally:
+            cursor.close()
+        return ids if self.returning else None
+
+
+def _lead_literals(values: Sequence) -> Sequence:
+    spec, literals = _column_literals(values)
+    return [spec % v for v in literals] if spec != "%s" else literals
+
+
+def prepare_insert(
+    model,
+    names: Sequence[str],
+    columns: list[Sequence],
+    *,
+    constants: dict | None = None,
+    encoded: Sequence[str] = (),
+    returning: bool = False,
+    batch: int = INSERT_BATCH,
+    lead: str | None = None,
+) -> PreparedInsert:
+    """An INSERT of rows given as ``columns`` (one sequence of values per name in
+    ``names``, field names or attnames) and ``constants`` (name → the value of every row),
+    to run later (see :class:`PreparedInsert`). ``encoded`` names columns whose values are
+    database values already (JSON as its text); ``lead`` names a first column whose values
+    :meth:`PreparedInsert.run` takes. With ``returning``, ``run`` answers the new primary
+    keys in row order (None if the database cannot return them from a multi-row insert:
+    the caller looks them up)."""
+    constants = constants or {}
+    leading = [lead] if lead else []
+    count = len(columns[0]) if columns else 0
+    fields = _fields(model, [*leading, *names, *constants])
+    values = _convert_columns(
+        [*columns, *([[v] for v in constants.values()])], fields[len(leading) :], encoded
+    )
+    columns, constant_values = values[: len(names)], [v[0] for v in values[len(names) :]]
+    qn = connection.ops.quote_name
+    table = qn(model._meta.db_table)
+    column_sql = ", ".join(qn(f.column) for f in fields)
+    can_return = returning and connection.features.can_return_rows_from_bulk_insert
+    if connection.vendor != "mysql":
+        placeholders = ", ".join(["%s"] * len(fields))
+        sql = f"INSERT INTO {table} ({column_sql}) VALUES ({placeholders})"  # noqa: S608
+        batches = [
+            [
+                (*row, *constant_values)
+                for row in zip(*(c[start : start + batch] for c in columns), strict=True)
+            ]
+            for start in range(0, count, batch)
+        ]
+        return PreparedInsert(sql=sql, batches=batches, returning=False, lead=bool(lead))
+    connection.ensure_connection()
+    prefix = f"INSERT INTO {table} ({column_sql}) VALUES ("  # noqa: S608
+    suffix = f") RETURNING {qn(model._meta.pk.column)}" if can_return else ")"
+    constants_sql = [_constant_literal(v) for v in constant_values]
+    batches = []
+    for start in range(0, count, batch):
+        rows, _n = _mysql_rows([c[start : start + batch] for c in columns], constants_sql)
+        if lead:
+            batches.append([f",{row}" for row in rows])
+        else:
+            batches.extend(_statements(prefix, rows, suffix))
+    return PreparedInsert(
+        sql=(prefix, suffix) if lead else None,
+        batches=batches,
+        returning=can_return,
+        lead=bool(lead),
+    )
+
+
 def insert_columns(
     model,
     names: Sequence[str],
@@ -181,49 +300,19 @@ def insert_columns(
     returning: bool = False,
     batch: int = INSERT_BATCH,
 ) -> list[int] | None:
-    """INSERT rows given as ``columns`` (one sequence of values per name in ``names``, field
-    names or attnames) and ``constants`` (name → the value of every row). ``encoded`` names
-    columns whose values are database values already (JSON as its text). With
-    ``returning``, the new primary keys in row order (None if the database cannot return
-    them from a multi-row insert: the caller looks them up)."""
-    constants = constants or {}
-    count = len(columns[0]) if columns else 0
-    if not count:
+    """INSERT rows given as ``columns`` now (see :func:`prepare_insert`)."""
+    if not (len(columns[0]) if columns else 0):
         return [] if returning else None
-    fields = _fields(model, [*names, *constants])
-    values = _convert_columns([*columns, *([[v] for v in constants.values()])], fields, encoded)
-    columns, constant_values = values[: len(names)], [v[0] for v in values[len(names) :]]
-    qn = connection.ops.quote_name
-    table = qn(model._meta.db_table)
-    column_sql = ", ".join(qn(f.column) for f in fields)
-    can_return = returning and connection.features.can_return_rows_from_bulk_insert
-    if connection.vendor == "mysql":
-        connection.ensure_connection()
-        ids: list[int] = []
-        tail = f") RETURNING {qn(model._meta.pk.column)}" if can_return else ")"
-        constants_sql = [_constant_literal(v) for v in constant_values]
-        cursor = connection.connection.cursor()
-        try:
-            for start in range(0, count, batch):
-                rows, _n = _mysql_rows([c[start : start + batch] for c in columns], constants_sql)
-                prefix = f"INSERT INTO {table} ({column_sql}) VALUES ("  # noqa: S608
-                for sql, _rows in _statements(prefix, rows, tail):
-                    cursor.execute(sql)
-                    if can_return:
-                        ids.extend(pk for (pk,) in cursor.fetchall())
-        finally:
-            cursor.close()
-        return ids if can_return else None
-    placeholders = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {table} ({column_sql}) VALUES ({placeholders})"  # noqa: S608
-    with connection.cursor() as cursor:
-        for start in range(0, count, batch):
-            rows = [
-                (*row, *constant_values)
-                for row in zip(*(c[start : start + batch] for c in columns), strict=True)
-            ]
-            cursor.executemany(sql, rows)
-    return None
+    prepared = prepare_insert(
+        model,
+        names,
+        columns,
+        constants=constants,
+        encoded=encoded,
+        returning=returning,
+        batch=batch,
+    )
+    return prepared.run()
 
 
 def insert_rows(model, names: Sequence[str], rows: Sequence[Sequence], *, batch=INSERT_BATCH):
@@ -263,6 +352,47 @@ def update_rows(model, names: Sequence[str], rows: Sequence[Sequence], *, batch=
             with connection.cursor() as cursor:
                 params = [(*row[1:], row[0]) for row in zip(pks, *columns, strict=True)]
                 cursor.executemany(sql, params)
+
+
+def copy_rows(
+    source,
+    target,
+    names: Sequence[str],
+    pks: Sequence[int],
+    *,
+    constants: dict | None = None,
+    pk_as: str | None = None,
+    batch: int = INSERT_BATCH,
+) -> int:
+    """INSERT … SELECT: copy the rows of ``source`` with primary keys ``pks`` into
+    ``target`` (``names``: fields of both, attnames), with ``constants`` (target name →
+    value of every row) and the source's primary key also into the target's ``pk_as``.
+    The rows are copied inside the database, as they are in this transaction. Returns how
+    many rows were copied."""
+    constants = constants or {}
+    qn = connection.ops.quote_name
+    source_fields = _fields(source, names)
+    target_fields = _fields(target, [*names, *constants, *([pk_as] if pk_as else [])])
+    constant_values = []
+    for value, field in zip(constants.values(), target_fields[len(names) :], strict=False):
+        convert = _converter(field)
+        constant_values.append(value if convert is None else convert(value))
+    select = [qn(f.column) for f in source_fields] + ["%s"] * len(constants)
+    if pk_as:
+        select.append(qn(source._meta.pk.column))
+    head = (
+        f"INSERT INTO {qn(target._meta.db_table)} "  # noqa: S608 (identifiers from the models)
+        f"({', '.join(qn(f.column) for f in target_fields)}) "
+        f"SELECT {', '.join(select)} FROM {qn(source._meta.db_table)} "
+        f"WHERE {qn(source._meta.pk.column)} IN "
+    )
+    copied = 0
+    with connection.cursor() as cursor:
+        for start in range(0, len(pks), batch):
+            chunk = [int(pk) for pk in pks[start : start + batch]]
+            cursor.execute(head + f"({', '.join(map(str, chunk))})", constant_values)
+            copied += cursor.rowcount
+    return copied
 
 
 def ids_by(model, field: str, values: Sequence) -> dict:

@@ -426,6 +426,46 @@ def test_the_writer_can_write_shared_strings_as_excel_does(tmp_path):
         assert [r for _n, r in book.rows()][2] == ["<联想>", 2]
 
 
+def test_exports_share_repeated_texts_and_write_unique_ones_inline(tmp_path, monkeypatch):
+    # given an export writer that lets a column share at most 3 texts
+    from itassets import xlsx
+
+    monkeypatch.setattr(xlsx, "SHARE_PER_COLUMN", 3)
+    tricky = ["=1+2", "<联想> & Co", "_x000D_ literal", " 空格 ", "两行\n文本", "a\x01b", "x" * 300]
+    rows = [[f"IT-{n}", "在用", tricky[n % len(tricky)], n, date(2024, 5, 1)] for n in range(14)]
+    path = tmp_path / "export.xlsx"
+
+    # when rows of unique tags, one repeated status and tricky texts are written
+    with open(path, "wb") as f, XlsxWriter(f, share_repeated=True, neutralise=True) as book:
+        sheet = book.sheet("S")
+        sheet.append(["编号", "状态", "备注", "数量", "日期"], styles=[STYLE_BOLD] * 5)
+        for row in rows:
+            sheet.append(row)
+
+    # then the tags after the third and the 300-character text are inline, the status shared
+    with zipfile.ZipFile(path) as z:
+        xml = z.read("xl/worksheets/sheet1.xml").decode()
+    with XlsxBook(path) as book:
+        shared = book.shared_strings
+        read = [r for _n, r in book.rows()]
+    assert shared == ["IT-0", "在用", "'=1+2", "IT-1", "<联想> & Co", "IT-2", "_x000D_ literal"]
+    assert '<c r="A5" t="inlineStr"><is><t>IT-3</t></is></c>' in xml
+    assert "x" * 300 + "</t>" in xml
+    # and every value reads back as written: formula-like text neutralised, shared or inline,
+    # the control character dropped, markup and look-alike escapes kept as text
+    expected = [
+        [f"IT-{n}", "在用", tricky[n % 7].replace("\x01", ""), n, datetime(2024, 5, 1)]
+        for n in range(14)
+    ]
+    for row in expected:
+        if row[2] == "=1+2":
+            row[2] = "'=1+2"
+    assert read[1:] == expected
+    # (openpyxl does not decode _x005F_ in inline text, as Excel and our reader do)
+    opened = [list(r) for r in load_workbook(path).active.iter_rows(values_only=True)][1:]
+    assert [r for r in opened if "_x" not in r[2]] == [r for r in expected if "_x" not in r[2]]
+
+
 def test_the_fast_reader_reads_workbooks_with_prefixed_elements(tmp_path):
     # given the same workbook written with an "x:" prefix on every sheet and string element
     import re
@@ -473,8 +513,10 @@ def _both_readers(path):
     return scanned, expat, served
 
 
-@pytest.mark.parametrize("shared_strings", [False, True])
-def test_the_row_scanner_reads_what_expat_reads(tmp_path, shared_strings):
+@pytest.mark.parametrize(
+    "options", [{}, {"shared_strings": True}, {"share_repeated": True, "neutralise": True}]
+)
+def test_the_row_scanner_reads_what_expat_reads(tmp_path, options):
     # given a sheet of every kind of value our writer (and Excel) writes: texts with markup
     # characters, entities, line breaks and escapes, numbers, dates, booleans, gaps, long rows
     import random
@@ -484,7 +526,7 @@ def test_the_row_scanner_reads_what_expat_reads(tmp_path, shared_strings):
     values = [*texts, 0, 1, -5, 1.5, 1e20, 12999.99, True, False, None, ""]
     values += [date(2024, 5, 1), datetime(2024, 5, 1, 8, 30), Decimal("9.50")]
     path = tmp_path / "kinds.xlsx"
-    with open(path, "wb") as f, XlsxWriter(f, shared_strings=shared_strings) as book:
+    with open(path, "wb") as f, XlsxWriter(f, **options) as book:
         sheet = book.sheet("S")
         sheet.append(["标题"])
         sheet.append([])
