@@ -24,6 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from itassets import roles
+from itassets.auth import bump_auth_generation
 
 from .models import Department, Location, Person
 
@@ -300,6 +301,8 @@ def seed_people(
             to_update.append(person)
     Person.objects.bulk_create(to_create, batch_size=500)
     Person.objects.bulk_update(to_update, [*PERSON_FIELDS, "updated_at"], batch_size=500)
+    if to_create or to_update:
+        bump_auth_generation()  # bulk writes send no signal; a login's person may change
     counts.created, counts.updated = len(to_create), len(to_update)
     people = Person.objects.in_bulk([r.employee_no for r in rows], field_name="employee_no")
     return people, counts

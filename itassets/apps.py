@@ -1,6 +1,6 @@
 from django.apps import AppConfig, apps
 from django.contrib.admin import apps as admin_apps
-from django.db.models.signals import post_migrate
+from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save
 from django.utils.translation import gettext_lazy as _
 
 
@@ -27,6 +27,33 @@ class ItassetsConfig(AppConfig):
         post_migrate.connect(
             sync_roles_after_last_app, dispatch_uid="itassets.roles.sync", weak=False
         )
+        _connect_auth_snapshot_signals()
+
+
+def _connect_auth_snapshot_signals():
+    """Every change to what an auth snapshot holds replaces the auth generation
+    (itassets/auth.py): users, group memberships, permissions, groups' permissions, groups,
+    the linked people, and migrations (new permissions, the test flush)."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group, Permission
+
+    from .auth import auth_changed, person_relation
+
+    user_model = get_user_model()
+    models = [user_model, Group, Permission]
+    relation = person_relation()
+    if relation is not None:
+        models.append(relation.related_model)
+    for model in models:
+        for signal in (post_save, post_delete):
+            uid = f"itassets.auth.{model._meta.label}"
+            signal.connect(auth_changed, sender=model, dispatch_uid=uid)
+    for m2m in (user_model.groups, user_model.user_permissions, Group.permissions):
+        through = m2m.through
+        m2m_changed.connect(
+            auth_changed, sender=through, dispatch_uid=f"itassets.auth.{through._meta.label}"
+        )
+    post_migrate.connect(auth_changed, dispatch_uid="itassets.auth.migrate")
 
 
 class ItassetsAdminConfig(admin_apps.AdminConfig):

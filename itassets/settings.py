@@ -230,7 +230,7 @@ EXPORT_SYNC_MAX_ROWS = env.int("EXPORT_SYNC_MAX_ROWS", default=20_000)
 
 # --- Auth -----------------------------------------------------------------------------------
 # RolesModelBackend is Django's ModelBackend loading each request's user with their roles and
-# person in one query (itassets/auth.py).
+# person in one query, or from the cached auth snapshot (itassets/auth.py).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "itassets.auth.RolesModelBackend",
@@ -244,6 +244,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Each request's user, roles, person and permissions come from a snapshot in the cache while
+# no user, group, permission or person has changed since (itassets/auth.py); at most this old.
+AUTH_SNAPSHOT_SECONDS = env.int("AUTH_SNAPSHOT_SECONDS", default=300)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

@@ -15,6 +15,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from itassets.auth import bump_auth_generation
 from itassets.importing.base import Column, Importer, Row, batched
 from itassets.importing.values import CellError, parse_bool, parse_text
 
@@ -505,5 +506,7 @@ class PersonImporter(Importer):
             for fields, group in groups.items():
                 Person.objects.bulk_update(group, [*fields, "updated_at"], batch_size=500)
             done += len(batch)
+        if self.creates or self.updates:
+            bump_auth_generation()  # bulk writes send no signal; a login's person may change
         if progress:
             progress(done)

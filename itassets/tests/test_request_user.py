@@ -1,6 +1,6 @@
 """The request's user (itassets.auth.RolesModelBackend): loaded with their roles and person in
-one query, permissions in one more, and nothing remembered beyond the request, so a changed
-role or person link takes effect on the next request."""
+one query, permissions in one more, and a changed role or person link takes effect on the next
+request. (These tests never commit, so no auth snapshot is kept: test_auth_snapshot.py.)"""
 
 import pytest
 from django.contrib.auth.backends import ModelBackend
