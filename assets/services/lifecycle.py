@@ -86,9 +86,18 @@ def document_number(kind: str, *, today: date | None = None) -> str:
     Race-safe: the per-day sequence row is advanced by one upsert whose row lock lasts until
     the caller's transaction ends (see ``register._sequence_advance``); call it inside one.
     """
-    today = today or timezone.localdate()
-    prefix = f"{kind}-{today:%Y%m%d}-"
-    return f"{prefix}{_sequence_advance(prefix, 1):04d}"
+    prefix = document_number_prefix(kind, today=today or timezone.localdate())
+    return document_number_format(prefix, _sequence_advance(prefix, 1))
+
+
+def document_number_prefix(kind: str, *, today: date) -> str:
+    """The daily series a number belongs to (``JJ-20261121-``): its sequence's prefix."""
+    return f"{kind}-{today:%Y%m%d}-"
+
+
+def document_number_format(prefix: str, value: int) -> str:
+    """``prefix`` and the sequence value, at least four digits: ``JJ-20261121-0001``."""
+    return f"{prefix}{value:04d}"
 
 
 def repair_number_allocate(*, today: date | None = None) -> str:

@@ -39,6 +39,18 @@ def tag_prefix(*, pattern: str | None = None, today: date | None = None) -> tupl
     return prefix, "{seq" + seq
 
 
+def sequence_names() -> tuple[str, str, str]:
+    """The sequence table and its prefix and last value columns, quoted for the backend (for
+    statements that advance a sequence inside a larger one, e.g. inventory's posting)."""
+    qn = connection.ops.quote_name
+    meta = TagSequence._meta
+    return (
+        qn(meta.db_table),
+        qn(meta.get_field("prefix").column),
+        qn(meta.get_field("last_value").column),
+    )
+
+
 def _sequence_advance(prefix: str, by: int) -> int:
     """Add ``by`` to the prefix's sequence, creating it if needed; return the new last value.
 
@@ -52,12 +64,7 @@ def _sequence_advance(prefix: str, by: int) -> int:
     numbers back.
     """
     # Identifiers come from the model (quoted); values are query parameters.
-    qn = connection.ops.quote_name
-    table, col_prefix, col_last = (
-        qn(TagSequence._meta.db_table),
-        qn(TagSequence._meta.get_field("prefix").column),
-        qn(TagSequence._meta.get_field("last_value").column),
-    )
+    table, col_prefix, col_last = sequence_names()
     with connection.cursor() as cursor:
         if connection.vendor == "mysql":
             cursor.execute(

@@ -9,7 +9,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext as _
 
-from assets.services.lifecycle import document_number
+from assets.services.lifecycle import (
+    document_number,
+    document_number_format,
+    document_number_prefix,
+)
 from itassets.roles import ADMIN, has_role
 
 from ..models import Document, DocumentType, Item, Requisition, Warehouse, format_quantity
@@ -61,6 +65,15 @@ def number_allocate(kind: str, *, day: date) -> str:
     gives its number back. Call it inside the posting's transaction, as late as possible.
     """
     return document_number(kind, today=day)
+
+
+def number_series(kind: str, *, day: date) -> str:
+    """The prefix of a type's daily series (``CK-20261121-``), for ``statements.post_new``,
+    which advances the sequence inside its own statement; ``number_format`` makes the number."""
+    return document_number_prefix(kind, today=day)
+
+
+number_format = document_number_format
 
 
 # --- Errors and results -----------------------------------------------------------------------
@@ -117,14 +130,18 @@ def _is_admin(actor) -> bool:
     return actor is not None and (actor.is_superuser or has_role(actor, ADMIN))
 
 
-def user_manages_warehouse(actor, warehouse: Warehouse | int) -> bool:
-    """Administrators manage every warehouse; a keeper the ones listing them as keeper."""
+def user_manages_warehouse(actor, warehouse: Warehouse | int, *, keeps: bool | None = None) -> bool:
+    """Administrators manage every warehouse; a keeper the ones listing them as keeper.
+    ``keeps``: whether ``actor`` is a keeper of ``warehouse``, if already read (the scan's
+    ``statements.scan_read``); None: asked here."""
     if actor is None:
         return True  # the system (tasks, data migrations)
     if not getattr(actor, "is_authenticated", False):
         return False
-    warehouse_id = warehouse.pk if isinstance(warehouse, Warehouse) else warehouse
-    return statements.user_keeps_warehouse(actor.pk, warehouse_id) or _is_admin(actor)
+    if keeps is None:
+        warehouse_id = warehouse.pk if isinstance(warehouse, Warehouse) else warehouse
+        keeps = statements.user_keeps_warehouse(actor.pk, warehouse_id)
+    return keeps or _is_admin(actor)
 
 
 def _require_perm(actor, perm: str, message: str) -> None:
@@ -132,8 +149,8 @@ def _require_perm(actor, perm: str, message: str) -> None:
         raise PermissionDenied(message)
 
 
-def _require_manages(actor, warehouse: Warehouse) -> None:
-    if not user_manages_warehouse(actor, warehouse):
+def _require_manages(actor, warehouse: Warehouse, *, keeps: bool | None = None) -> None:
+    if not user_manages_warehouse(actor, warehouse, keeps=keeps):
         raise PermissionDenied(
             _("You are not a keeper of %(warehouse)s.") % {"warehouse": warehouse}
         )

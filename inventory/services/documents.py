@@ -29,8 +29,10 @@ Posting (``_post``) is the only code that changes stock. In one transaction it:
    balance and value) and the stock rows;
 6. schedules the signals (``inventory.signals``) on commit.
 
-The hot path (a scanner's one-line issue) is one locked read and five writes: sequence,
-document, line, ledger entry, stock row. A refusal is one locked read and a rollback.
+The hot path (a scanner's one-line issue) is one read for its checks (``_scan``), one locked
+read and five writes: sequence, document, line, ledger entry, stock row, which on MariaDB go
+as one statement that also commits (``statements.post_new``). A refusal is one locked read
+and a rollback, or only the read when it already shows too little stock (no lock taken).
 
 The database's check constraints (quantity and value ≥ 0) are the second guard: if they
 fire, the posting fails with the same ``StockShortage`` message and nothing is saved.
@@ -49,9 +51,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+
+from assets.models import Person
 
 from .. import signals
 from ..models import (
@@ -83,9 +87,14 @@ from .common import (
     _require_perm,
     money,
     number_allocate,
+    number_format,
+    number_series,
     unit_cost_round,
 )
 from .validation import HEADER_FIELDS, _Draft, _validate, _warehouse_qs
+
+# MySQL / MariaDB error codes of a violated check constraint (the second guard).
+CHECK_VIOLATIONS = (3819, 4025)
 
 # --- Drafts -----------------------------------------------------------------------------------
 
@@ -349,10 +358,14 @@ def _refresh_caller(document: Document, posted: Document) -> None:
         document.__dict__[name] = getattr(posted, name)
 
 
-def _post(document: Document, lines: list[DocumentLine], actor) -> PostResult:
+def _post(
+    document: Document, lines: list[DocumentLine], actor, *, own_transaction: bool = False
+) -> PostResult:
     """Apply the lines of a locked draft, or of a new document not saved yet, which is then
     inserted already posted with its lines (nothing is written before the stock checks pass).
-    See the module docstring for the order of locks."""
+    See the module docstring for the order of locks. ``own_transaction``: the caller opened
+    the outermost transaction for this posting alone, and commits it as soon as ``_post``
+    returns (on MariaDB the writing statement ends it; see ``statements.post_new``)."""
     if not lines:
         raise ValidationError(_("A document without lines cannot be posted."), code="empty")
     if document.date > timezone.localdate():
@@ -398,6 +411,22 @@ def _post(document: Document, lines: list[DocumentLine], actor) -> PostResult:
             balance.put(line.quantity, amount)
             entries.append(_entry(document, line, balance, line.quantity, unit, amount, now))
 
+    if document.pk is None and statements.writes_in_one_statement():
+        # Created and posted at once, on MariaDB: the number, the document, its lines, the
+        # ledger entries and the stock rows in one statement (one round trip while the stock
+        # rows are locked, instead of five); the same writes as the branches below.
+        document.status, document.posted_at, document.posted_by = Status.POSTED, now, actor
+        series = number_series(DOCUMENT_PREFIX[document.type], day=document.date)
+        stocks = _balances_to_write(balances, now)
+        try:
+            value = statements.post_new(
+                document, lines, entries, stocks, series=series, commit=own_transaction
+            )
+        except IntegrityError as exc:
+            _constraint_refusal(exc, balances)
+            raise
+        number = document.number = number_format(series, value)
+        return _posted(document, balances, number)
     number = number_allocate(DOCUMENT_PREFIX[document.type], day=document.date)
     if document.pk is None:
         # Created and posted at once: one INSERT of the posted document (not through
@@ -417,7 +446,11 @@ def _post(document: Document, lines: list[DocumentLine], actor) -> PostResult:
         entry.document_id, entry.line_id = document.pk, entry.line.pk
     statements.insert_many(entries)
     _write_balances(balances, now)
+    return _posted(document, balances, number)
 
+
+def _posted(document: Document, balances: dict[tuple[int, int], _Balance], number: str):
+    """Schedule the signals of a posting and answer its result."""
     signals.send_on_commit(signals.document_posted, Document, document_id=document.pk)
     for balance in balances.values():
         safety = balance.item.safety_stock
@@ -448,7 +481,9 @@ def _entry(document, line, balance: _Balance, quantity, unit, value_change, now)
     )
 
 
-def _write_balances(balances: dict[tuple[int, int], _Balance], now) -> None:
+def _balances_to_write(balances: dict[tuple[int, int], _Balance], now) -> list:
+    """The changed stock rows and their new values, ``(stock, {field: value})``."""
+    writes = []
     for balance in balances.values():
         if not balance.changed:
             continue
@@ -459,22 +494,49 @@ def _write_balances(balances: dict[tuple[int, int], _Balance], now) -> None:
                 available=ZERO,
                 requested=-balance.quantity,
             )
+        values = {
+            "quantity": balance.quantity,
+            "value": balance.value,
+            "average_cost": balance.average,
+            "updated_at": now,
+        }
+        writes.append((balance.stock, values))
+    return writes
+
+
+def _shortage(balance: _Balance) -> StockShortage:
+    return StockShortage(
+        item=balance.item,
+        warehouse=balance.warehouse,
+        available=balance.start_quantity,
+        requested=balance.start_quantity - balance.quantity,
+    )
+
+
+def _constraint_refusal(exc: IntegrityError, balances: dict[tuple[int, int], _Balance]) -> None:
+    """The database's check constraint (quantity, value ≥ 0), the second guard, refused a
+    write of ``statements.post_new``: raise ``StockShortage`` for the balance it refused (any
+    other integrity error, e.g. a duplicate idempotency key, is left to the caller)."""
+    if exc.args and exc.args[0] in CHECK_VIOLATIONS:
+        for balance in balances.values():
+            if balance.changed and (balance.quantity < 0 or balance.value < 0):
+                raise _shortage(balance) from None
+
+
+def _write_balances(balances: dict[tuple[int, int], _Balance], now) -> None:
+    balance_of = {id(b.stock): b for b in balances.values()}
+    for stock, values in _balances_to_write(balances, now):
         try:
             statements.stock_write(
-                balance.stock,
-                quantity=balance.quantity,
-                value=balance.value,
-                average_cost=balance.average,
+                stock,
+                quantity=values["quantity"],
+                value=values["value"],
+                average_cost=values["average_cost"],
                 now=now,
             )
         except IntegrityError:
             # The database's check constraint (quantity, value ≥ 0): the second guard.
-            raise StockShortage(
-                item=balance.item,
-                warehouse=balance.warehouse,
-                available=balance.start_quantity,
-                requested=balance.start_quantity - balance.quantity,
-            ) from None
+            raise _shortage(balance_of[id(stock)]) from None
 
 
 def document_create_and_post(
@@ -485,29 +547,141 @@ def document_create_and_post(
     ``idempotency_key`` returns the first request's result without changing anything.
 
     The document is inserted only once its stock rows are locked and checked (already
-    posted, numbered, with its lines), so a refusal writes nothing. The key is looked up only
-    when the request cannot be a first one: when it is refused (e.g. the stock it took is
-    gone, or the requisition it fulfilled has nothing left to issue) or its insert collides
-    with the first request's document. A first request (the usual case) costs no extra query.
+    posted, numbered, with its lines), so a refusal writes nothing. A scan (an issue of one
+    line; see ``_scan``) reads what its checks need in one statement, the document holding
+    its key included, and is refused without waiting for the stock row's lock when that read
+    already shows too little stock. Otherwise the key is looked up only when the request
+    cannot be a first one: when it is refused (e.g. the stock it took is gone, or the
+    requisition it fulfilled has nothing left to issue) or its insert collides with the first
+    request's document.
     """
     idempotency_key = (idempotency_key or "").strip()[:64] or None
+    scan = _scan(actor, type, header, lines, idempotency_key)
+    if scan is not None:
+        if scan.read.existing_id is not None:
+            return _replay(Document.objects.get(pk=scan.read.existing_id), actor)
+        header, lines = scan.header, scan.lines
     try:
-        draft = _validate(actor=actor, type=type, header=header, lines=lines)
+        draft = _validate(
+            actor=actor,
+            type=type,
+            header=header,
+            lines=lines,
+            keeps=scan.keeps if scan is not None else None,
+        )
         document = Document(type=draft.type, operator=actor, idempotency_key=idempotency_key)
         for name, value in draft.header.items():
             setattr(document, name, value)
         _check_may_post(actor, document, keeper_checked=True)
-        # Outermost: no savepoint; inside a caller's transaction: rolled back to its savepoint
-        # if refused or on a duplicate key, so the key can still be looked up.
-        with transaction.atomic():
-            return _post(document, draft.lines, actor)
+        shortage = scan.shortage(draft) if scan is not None else None
+        if shortage is None:
+            # Outermost: no savepoint; inside a caller's transaction: rolled back to its
+            # savepoint if refused or on a duplicate key, so the key can still be looked up.
+            outermost = connection.get_autocommit()  # no transaction open: ours alone
+            with transaction.atomic():
+                return _post(document, draft.lines, actor, own_transaction=outermost)
     except (ValidationError, PermissionDenied, IntegrityError):
         existing = _existing_by_key(idempotency_key)
         if existing is None:
             raise
+    else:
+        # Refused without the lock; the read that showed the shortage also showed that no
+        # document held the key: not a replay.
+        raise shortage
     # The same request, sent again (or twice at once): the first one's result, no change.
+    return _replay(existing, actor)
+
+
+def _replay(existing: Document, actor) -> PostResult:
     existing.replayed = True
     return document_post(document=existing, actor=actor)
+
+
+@dataclass
+class _ScanContext:
+    """A scan's header and line with the objects ``statements.scan_read`` found in place of
+    their ids (ids it did not find are left for ``_validate`` to report)."""
+
+    read: statements.ScanRead
+    header: dict
+    lines: list[dict]
+    keeps: bool | None
+
+    def shortage(self, draft) -> StockShortage | None:
+        """The refusal of the scan, without taking the stock row's lock, if the read showed
+        less stock than it asks for: at that moment the stock was short, as the locked check
+        would have found had it come first. Only outside a caller's transaction, where the
+        read was a statement of its own (a fresh snapshot whatever the isolation level)."""
+        if not connection.get_autocommit() or len(draft.lines) != 1:
+            return None
+        line, read = draft.lines[0], self.read
+        if (
+            line.direction != Direction.OUT
+            or read.item is None
+            or read.warehouse is None
+            or line.item_id != read.item.pk
+            or line.warehouse_id != read.warehouse.pk
+        ):
+            return None
+        available = read.on_hand if read.on_hand is not None else ZERO
+        if stock_available(available, line.quantity):
+            return None
+        return StockShortage(
+            item=line.item, warehouse=line.warehouse, available=available, requested=line.quantity
+        )
+
+
+def _scan(actor, type: str, header: Mapping, lines: Sequence[Mapping], key: str | None):
+    """The one-statement read of a scan, an issue of one line from a warehouse given by id
+    and an item given by id or barcode (the scanner endpoint's request), by a signed-in user;
+    None for anything else (validated as usual)."""
+    if type != Type.ISSUE or len(lines) != 1 or not isinstance(lines[0], Mapping):
+        return None
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return None
+    raw = lines[0]
+    warehouse_id = _scan_id(Warehouse, header.get("warehouse"))
+    item, person = raw.get("item"), header.get("person")
+    if item in (None, ""):
+        item_id, code = None, str(raw.get("barcode") or raw.get("code") or "").strip()
+    else:
+        item_id, code = _scan_id(Item, item), None
+    person_id = None if isinstance(person, Person) else _scan_id(Person, person)
+    if warehouse_id is None or (item_id is None and not code):
+        return None
+    if person not in (None, "") and not isinstance(person, Person) and person_id is None:
+        return None
+    read = statements.scan_read(
+        warehouse_id=warehouse_id,
+        item_id=item_id,
+        code=code,
+        person_id=person_id,
+        user_id=actor.pk,
+        key=key,
+    )
+    header = dict(header)
+    line = dict(raw)
+    keeps = None
+    if read.warehouse is not None:
+        header["warehouse"], keeps = read.warehouse, read.keeps
+    if read.person is not None:
+        header["person"] = read.person
+    if read.item is not None:
+        line.pop("barcode", None)
+        line.pop("code", None)
+        line["item"] = read.item
+    return _ScanContext(read=read, header=header, lines=[line], keeps=keeps)
+
+
+def _scan_id(model, value) -> int | None:
+    """``value`` as the ORM would prepare it for ``model``'s primary key; None if it is not
+    one (an instance, nothing, or a value the ORM would refuse)."""
+    if value is None or value == "" or isinstance(value, models.Model):
+        return None
+    try:
+        return model._meta.pk.get_prep_value(value)
+    except (TypeError, ValueError):
+        return None
 
 
 # --- Reversal ---------------------------------------------------------------------------------

@@ -14,17 +14,19 @@ service runs these few statements directly. They stay as correct as the ORM's:
 - the new row's id comes back with ``RETURNING`` where the database has it (MariaDB, SQLite)
   and from the insert id otherwise (MySQL), as in ``Model.save``.
 
-Only inserts of new rows, the stock row's lock and its update, and two lookups by unique
-index (the idempotency key, a warehouse's keeper) live here; the rules (what is
-locked, in which order, what may be written) stay in ``documents.py``. Model ``save()``
-methods and signals are not involved: the guards of ``Document.save`` / ``DocumentLine.save``
-refuse writes to posted documents, and these statements write only the posting's own new
-rows and the stock rows it has locked.
+Only inserts of new rows, the stock row's lock and its update, two lookups by unique
+index (the idempotency key, a warehouse's keeper), a scan's one read (``scan_read``) and a
+new posted document's writes as one MariaDB compound statement (``post_new``) live here;
+the rules (what is locked, in which order, what may be written) stay in ``documents.py``.
+Model ``save()`` methods and signals are not involved: the guards of ``Document.save`` /
+``DocumentLine.save`` refuse writes to posted documents, and these statements write only the
+posting's own new rows and the stock rows it has locked.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 
@@ -32,7 +34,10 @@ from django.db import connection, models
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
-from ..models import Document, Stock, Warehouse
+from assets.models import Department, Location, Person
+from assets.services.register import sequence_names
+
+from ..models import Document, DocumentLine, Item, LedgerEntry, Stock, Warehouse
 
 ZERO = Decimal(0)
 
@@ -223,3 +228,308 @@ def stock_upsert(item_id: int, warehouse_id: int) -> None:
         )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+# --- Reading rows as a queryset does ----------------------------------------------------------
+
+
+@cache
+def _reader(model: type[models.Model], vendor: str) -> tuple[list[str], list[str], list]:
+    """A model's concrete columns, their attribute names and each column's converters."""
+    meta = model._meta
+    fields = list(meta.concrete_fields)
+    converters = []
+    for field in fields:
+        col = field.get_col(meta.db_table)
+        converters.append(
+            (col, connection.ops.get_db_converters(col) + field.get_db_converters(connection))
+        )
+    return [f.column for f in fields], [f.attname for f in fields], converters
+
+
+def _convert(values, converters) -> list:
+    out = []
+    for value, (col, found) in zip(values, converters, strict=True):
+        for converter in found:
+            value = converter(value, col, connection)
+        out.append(value)
+    return out
+
+
+def _load(model: type[models.Model], values) -> models.Model | None:
+    """The instance ``queryset.get()`` makes of these column values (None: no row joined)."""
+    if values[0] is None:  # the primary key, first of the concrete fields
+        return None
+    _columns, attnames, converters = _reader(model, connection.vendor)
+    return model.from_db(connection.alias, attnames, _convert(values, converters))
+
+
+@dataclass
+class ScanRead:
+    """What a scan's validation and lock-free check need, read in one statement: the
+    warehouse (with its location), the item, the person (with their department), whether the
+    actor keeps the warehouse, the stock row's quantity (None: no row), and the document
+    already holding the idempotency key (its id, or None). Unknown ids give None."""
+
+    warehouse: Warehouse | None
+    item: Item | None
+    person: Person | None
+    keeps: bool
+    on_hand: Decimal | None
+    existing_id: int | None
+
+
+_SCAN_MODELS = (Warehouse, Location, Item, Person, Department)
+
+
+@cache
+def _scan_sql(vendor: str) -> str:
+    tables = {m: _qn(f"t{n}") for n, m in enumerate(_SCAN_MODELS)}
+    select = []
+    for model, alias in tables.items():
+        columns, _attnames, _converters = _reader(model, vendor)
+        select += [f"{alias}.{_qn(c)}" for c in columns]
+
+    def col(model, name):
+        return f"{tables[model]}.{_qn(model._meta.get_field(name).column)}"
+
+    def pk(model):
+        return f"{tables[model]}.{_qn(model._meta.pk.column)}"
+
+    keepers = Warehouse.keepers.through._meta
+    k_wh, k_user = (_qn(keepers.get_field(n).column) for n in ("warehouse", "user"))
+    stock, doc = Stock._meta, Document._meta
+    item_table, item_pk = _qn(Item._meta.db_table), _qn(Item._meta.pk.column)
+    by_barcode, by_code = (
+        f"(SELECT {item_pk} FROM {item_table} "  # noqa: S608
+        f"WHERE {_qn(Item._meta.get_field(n).column)} = %s)"
+        for n in ("barcode", "code")
+    )
+    select += [
+        f"{_qn('k')}.{k_user}",
+        f"{_qn('s')}.{_qn(stock.get_field('quantity').column)}",
+        f"{_qn('d')}.{_qn(doc.pk.column)}",
+    ]
+    return (
+        f"SELECT {', '.join(select)} FROM (SELECT 1 AS {_qn('one')}) {_qn('q')} "  # noqa: S608
+        f"LEFT JOIN {_qn(Warehouse._meta.db_table)} {tables[Warehouse]} "
+        f"ON {pk(Warehouse)} = %s "
+        f"LEFT JOIN {_qn(Location._meta.db_table)} {tables[Location]} "
+        f"ON {pk(Location)} = {col(Warehouse, 'location')} "
+        f"LEFT JOIN {item_table} {tables[Item]} "
+        f"ON {pk(Item)} = COALESCE(%s, {by_barcode}, {by_code}) "
+        f"LEFT JOIN {_qn(Person._meta.db_table)} {tables[Person]} ON {pk(Person)} = %s "
+        f"LEFT JOIN {_qn(Department._meta.db_table)} {tables[Department]} "
+        f"ON {pk(Department)} = {col(Person, 'department')} "
+        f"LEFT JOIN {_qn(keepers.db_table)} {_qn('k')} "
+        f"ON {_qn('k')}.{k_wh} = {pk(Warehouse)} AND {_qn('k')}.{k_user} = %s "
+        f"LEFT JOIN {_qn(stock.db_table)} {_qn('s')} "
+        f"ON {_qn('s')}.{_qn(stock.get_field('item').column)} = {pk(Item)} "
+        f"AND {_qn('s')}.{_qn(stock.get_field('warehouse').column)} = {pk(Warehouse)} "
+        f"LEFT JOIN {_qn(doc.db_table)} {_qn('d')} "
+        f"ON {_qn('d')}.{_qn(doc.get_field('idempotency_key').column)} = %s"
+    )
+
+
+def scan_read(
+    *,
+    warehouse_id: int,
+    item_id: int | None,
+    code: str | None,
+    person_id: int | None,
+    user_id: int,
+    key: str | None,
+) -> ScanRead:
+    """Everything a one-line scan's checks read, in one statement (one consistent snapshot):
+    the item by id, or else by barcode, or else by code (as ``validation._lookup_items``)."""
+    sql = _scan_sql(connection.vendor)
+    code = code or None
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [warehouse_id, item_id, code, code, person_id, user_id, key])
+        row = cursor.fetchone()
+    loaded = {}
+    start = 0
+    for model in _SCAN_MODELS:
+        width = len(_reader(model, connection.vendor)[0])
+        loaded[model] = _load(model, row[start : start + width])
+        start += width
+    keeper, on_hand, existing_id = row[start:]
+    warehouse, person = loaded[Warehouse], loaded[Person]
+    if warehouse is not None:
+        warehouse._state.fields_cache["location"] = loaded[Location]
+    if person is not None and person.department_id is not None:
+        person._state.fields_cache["department"] = loaded[Department]
+    if on_hand is not None:
+        _columns, attnames, converters = _reader(Stock, connection.vendor)
+        on_hand = _convert([on_hand], [converters[attnames.index("quantity")]])[0]
+    return ScanRead(
+        warehouse=warehouse,
+        item=loaded[Item],
+        person=person,
+        keeps=keeper is not None,
+        on_hand=on_hand,
+        existing_id=existing_id,
+    )
+
+
+# --- A new posted document's writes in one statement (MariaDB) --------------------------------
+
+
+def writes_in_one_statement() -> bool:
+    """Whether ``post_new`` can send a posting's writes as one statement: MariaDB runs an
+    anonymous compound statement (``BEGIN NOT ATOMIC ... END``); elsewhere the writes are sent
+    one by one (``insert``, ``stock_write``, ``common.number_allocate``)."""
+    return connection.vendor == "mysql" and connection.mysql_is_mariadb
+
+
+@cache
+def _insert_parts(model: type[models.Model], vendor: str) -> tuple[str, list, list[str]]:
+    """``INSERT INTO t (cols) VALUES ``, the fields, and each field's placeholder."""
+    head, _row_sql, fields, _returning = _insert_sql(model, vendor)
+    return head, fields, ["%s"] * len(fields)
+
+
+# Field types whose ``get_db_prep_save`` answers a value of this exact Python type (or None)
+# unchanged: such values skip the call (most of a posting's row is ids, flags and text).
+_AS_IS = {
+    "AutoField": int,
+    "BigAutoField": int,
+    "BigIntegerField": int,
+    "BooleanField": bool,
+    "CharField": str,
+    "IntegerField": int,
+    "PositiveBigIntegerField": int,
+    "PositiveIntegerField": int,
+    "PositiveSmallIntegerField": int,
+    "SmallIntegerField": int,
+    "TextField": str,
+}
+
+
+# Field types whose ``get_db_prep_save`` answers None as None.
+_NONE_AS_IS = {*_AS_IS, "DateField", "DateTimeField", "DecimalField"}
+
+
+@cache
+def _preparers(model: type[models.Model], vendor: str) -> list[tuple]:
+    """Per field of ``_insert_parts``: (field, attname, type sent as is or None, whether None
+    is sent as is, whether ``pre_save`` must run: auto_now / auto_now_add fields)."""
+    _head, fields, _marks = _insert_parts(model, vendor)
+    out = []
+    for field in fields:
+        internal = (field.target_field if field.is_relation else field).get_internal_type()
+        custom_pre_save = type(field).pre_save is not models.Field.pre_save
+        out.append(
+            (field, field.attname, _AS_IS.get(internal), internal in _NONE_AS_IS, custom_pre_save)
+        )
+    return out
+
+
+def _values(obj: models.Model, fields: list, marks: list[str], **exprs) -> tuple[str, list]:
+    """One row's ``(…)`` and its parameters, with ``exprs`` (attname → ``(sql, params)``) in
+    place of those fields' values; each value as ``field.get_db_prep_save`` prepares it
+    (``Model.save``'s way), called only where it could change the value."""
+    sql, params = [], []
+    preparers = _preparers(type(obj), connection.vendor)
+    for prepare, mark in zip(preparers, marks, strict=True):
+        field, attname, plain, none_as_is, custom_pre_save = prepare
+        expr = exprs.get(attname)
+        if expr is not None:
+            sql.append(expr[0])
+            params += expr[1]
+            continue
+        sql.append(mark)
+        value = field.pre_save(obj, True) if custom_pre_save else getattr(obj, attname)
+        if (value is None and none_as_is) or (plain is not None and type(value) is plain):
+            params.append(value)
+        else:
+            params.append(field.get_db_prep_save(value, connection))
+    return f"({', '.join(sql)})", params
+
+
+def post_new(
+    document: Document,
+    lines: Sequence[DocumentLine],
+    entries: Sequence[LedgerEntry],
+    stocks: Sequence[tuple[Stock, dict]],
+    *,
+    series: str,
+    commit: bool = False,
+) -> int:
+    """Write a new posted document in one statement (MariaDB), in the order the separate
+    statements would run: advance the ``series`` sequence (its row stays locked until the
+    transaction ends, as ``common.number_allocate``), insert the document numbered from it,
+    its lines, the ledger entries (``entry.line`` one of ``lines``) and update the locked
+    ``stocks`` rows (``(stock, {field: value})``). Sets the ids on the objects and returns
+    the sequence's new value (the caller formats the number, as the statement does).
+
+    The statement stops at the first error and raises it (a duplicate idempotency key, a
+    check constraint: ``IntegrityError``); the caller's transaction then rolls back.
+
+    ``commit``: the transaction is the outermost one and holds nothing but this posting; the
+    statement ends it with ``COMMIT`` once everything is written, so the locked rows are
+    released one round trip earlier. Django's own commit, when the caller's ``atomic`` block
+    exits, then finds nothing left to commit and runs the on-commit hooks as usual.
+    """
+    seq_table, seq_prefix, seq_last = sequence_names()
+    n_lines = len(lines)
+    sql = ["BEGIN NOT ATOMIC DECLARE v_n BIGINT; DECLARE v_doc BIGINT;"]
+    sql += [f"DECLARE v_line{i} BIGINT;" for i in range(n_lines)]
+    params: list = []
+    sql.append(
+        f"INSERT INTO {seq_table} ({seq_prefix}, {seq_last}) VALUES (%s, 1) "  # noqa: S608
+        f"ON DUPLICATE KEY UPDATE {seq_last} = {seq_last} + 1; "
+        f"SELECT {seq_last} INTO v_n FROM {seq_table} WHERE {seq_prefix} = %s;"
+    )
+    params += [series, series]
+    # The number as number_format() makes it: the prefix and at least four digits.
+    head, fields, marks = _insert_parts(Document, connection.vendor)
+    row, row_params = _values(
+        document,
+        fields,
+        marks,
+        number=("CONCAT(%s, LPAD(v_n, GREATEST(4, CHAR_LENGTH(v_n)), '0'))", [series]),
+    )
+    sql.append(f"{head}{row}; SET v_doc = LAST_INSERT_ID();")
+    params += row_params
+    head, fields, marks = _insert_parts(DocumentLine, connection.vendor)
+    position = {}
+    for i, line in enumerate(lines):
+        position[id(line)] = i
+        row, row_params = _values(line, fields, marks, document_id=("v_doc", []))
+        sql.append(f"{head}{row}; SET v_line{i} = LAST_INSERT_ID();")
+        params += row_params
+    if entries:
+        head, fields, marks = _insert_parts(LedgerEntry, connection.vendor)
+        rows = []
+        for entry in entries:
+            line_var = f"v_line{position[id(entry.line)]}"
+            row, row_params = _values(
+                entry, fields, marks, document_id=("v_doc", []), line_id=(line_var, [])
+            )
+            rows.append(row)
+            params += row_params
+        sql.append(f"{head}{', '.join(rows)};")
+    _select, update, _converters = _stock_sql(connection.vendor)
+    meta = Stock._meta
+    for stock, values in stocks:
+        sql.append(f"{update};")
+        params += [
+            meta.get_field(name).get_db_prep_save(values[name], connection) for name in STOCK_WRITE
+        ]
+        params.append(stock.pk)
+    if commit:
+        sql.append("COMMIT;")
+    sql.append(f"SELECT v_n, v_doc{''.join(f', v_line{i}' for i in range(n_lines))}; END")
+    with connection.cursor() as cursor:
+        cursor.execute(" ".join(sql), params)
+        result = cursor.fetchone()
+    for obj, pk in [(document, result[1]), *zip(lines, result[2:], strict=True)]:
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    for entry in entries:
+        entry.document_id, entry.line_id = document.pk, entry.line.pk
+        entry._state.adding = False
+        entry._state.db = connection.alias
+    return int(result[0])

@@ -242,9 +242,12 @@ def _line_item(raw: Mapping, by_id: dict, by_code: dict, errs: dict) -> Item | N
     return found
 
 
-def _validate(*, actor, type: str, header: Mapping, lines: Sequence[Mapping]) -> _Draft:
+def _validate(
+    *, actor, type: str, header: Mapping, lines: Sequence[Mapping], keeps: bool | None = None
+) -> _Draft:
     """Check a document's header and lines; raise ``DocumentInvalid`` listing every problem,
-    ``PermissionDenied`` when ``actor`` may not write it."""
+    ``PermissionDenied`` when ``actor`` may not write it. ``keeps``: whether ``actor`` keeps
+    the header's warehouse, when the caller has read it already (None: asked here)."""
     errors: dict[str, list[str]] = {}
     if type not in Type.values:
         raise DocumentInvalid({"type": [_("Choose a document type.")]}, {})
@@ -346,7 +349,7 @@ def _validate(*, actor, type: str, header: Mapping, lines: Sequence[Mapping]) ->
     clean["reason"] = reason
 
     if warehouse is not None:
-        _require_manages(actor, warehouse)
+        _require_manages(actor, warehouse, keeps=keeps)
 
     draft = _Draft(type=type, header=clean)
     draft.lines, line_errors = _validate_lines(type, lines, clean, errors)
