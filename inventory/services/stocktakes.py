@@ -24,6 +24,7 @@ user who is not a counter of the stocktake.
 from __future__ import annotations
 
 import functools
+import json
 import re
 import unicodedata
 import uuid
@@ -580,34 +581,45 @@ def _sql_for(vendor: str) -> dict[str, str]:
         "photo",
         "created_at",
     )
+    # One row for the scan: the stocktake's status and kind (the shared lock, on this row only:
+    # a locking clause does not reach into subqueries), the counter's areas (JSON array, null:
+    # the whole scope; NULL or empty: not a counter), the scope's locations, the path of the
+    # location scanned at and the line of the code with its asset, expected location and
+    # holder (JSON array). The line is read without a lock, so that two counters scanning the
+    # same asset do not deadlock upgrading their locks; the conditional UPDATE decides.
+    # (MySQL bounds JSON_ARRAYAGG by group_concat_max_len, 1 MB by default: some 30,000
+    # scope locations.)
+    array, agg = (
+        ("JSON_ARRAY", "JSON_ARRAYAGG") if vendor == "mysql" else ("json_array", "json_group_array")
+    )
     return {
         "status": (
             f"SELECT {col(st, 'status', 's')}, {col(st, 'kind', 's')} "  # noqa: S608 (names)
             f"FROM {table(st)} s "
             f"WHERE {col(st, 'id', 's')} = %s{lock}"
         ),
-        # The counter's areas ('c', NULL path: the whole scope), the scope's locations ('s')
-        # and the location scanned at ('l').
-        "context": (
-            f"SELECT 'c', {path} FROM {table(counter)} c "  # noqa: S608 (names only)
+        "read": (
+            f"SELECT {col(st, 'status', 's')}, {col(st, 'kind', 's')}, "  # noqa: S608 (names)
+            f"(SELECT {agg}({path}) FROM {table(counter)} c "
             f"LEFT JOIN {table(loc)} l ON {col(loc, 'id', 'l')} = {col(counter, 'location', 'c')} "
-            f"WHERE {col(counter, 'stocktake', 'c')} = %s AND {col(counter, 'user', 'c')} = %s "
-            f"UNION ALL SELECT 's', {path} FROM {table(through)} t "
+            f"WHERE {col(counter, 'stocktake', 'c')} = {col(st, 'id', 's')} "
+            f"AND {col(counter, 'user', 'c')} = %s), "
+            f"(SELECT {agg}({path}) FROM {table(through)} t "
             f"INNER JOIN {table(loc)} l ON {col(loc, 'id', 'l')} = t.{qn('location_id')} "
-            f"WHERE t.{qn('stocktake_id')} = %s "
-            f"UNION ALL SELECT 'l', {path} FROM {table(loc)} l WHERE {col(loc, 'id', 'l')} = %s"
-        ),
-        "line": (
-            f"SELECT {col(line, 'id', 'e')}, {col(line, 'result', 'e')}, "  # noqa: S608
+            f"WHERE t.{qn('stocktake_id')} = {col(st, 'id', 's')}), "
+            f"(SELECT {path} FROM {table(loc)} l WHERE {col(loc, 'id', 'l')} = %s), "
+            f"(SELECT {array}({col(line, 'id', 'e')}, {col(line, 'result', 'e')}, "
             f"{col(line, 'asset', 'e')}, {col(line, 'tag', 'e')}, {col(asset, 'name', 'a')}, "
             f"{col(line, 'expected_holder', 'e')}, {path}, {col(loc, 'full_name', 'l')}, "
-            f"{col(person, 'name', 'p')} FROM {table(line)} e "
+            f"{col(person, 'name', 'p')}) FROM {table(line)} e "
             f"INNER JOIN {table(asset)} a ON {col(asset, 'id', 'a')} = {col(line, 'asset', 'e')} "
             f"LEFT JOIN {table(loc)} l ON {col(loc, 'id', 'l')} = "
             f"{col(line, 'expected_location', 'e')} "
             f"LEFT JOIN {table(person)} p ON {col(person, 'id', 'p')} = "
             f"{col(line, 'expected_holder', 'e')} "
-            f"WHERE {col(line, 'stocktake', 'e')} = %s AND {col(line, 'tag', 'e')} = %s"
+            f"WHERE {col(line, 'stocktake', 'e')} = {col(st, 'id', 's')} "
+            f"AND {col(line, 'tag', 'e')} = %s) "
+            f"FROM {table(st)} s WHERE {col(st, 'id', 's')} = %s{lock}"
         ),
         # Marks a pending line found; 0 rows: another counter was first.
         "find": (
@@ -647,7 +659,9 @@ def clean_code(raw) -> str:
             % {"n": SCAN_CODE_MAX_LENGTH},
             code="too_long",
         )
-    if any(unicodedata.category(ch)[0] == "C" for ch in code):
+    # isprintable() is False for every control, format, surrogate, private or unassigned
+    # character (category C): the exact test runs only on the few codes that fail it.
+    if not code.isprintable() and any(unicodedata.category(ch)[0] == "C" for ch in code):
         raise ScanRefused(
             _("The code contains control characters: check the scanner's settings."),
             code="control",
@@ -702,29 +716,42 @@ def _within(path: str, ancestors: Iterable[str]) -> bool:
 
 @dataclass
 class _ScanContext:
-    """The counter's areas (None: the whole scope), the scope's locations and the path of the
-    location scanned at (None: no such location), read in one query."""
+    """What a scan needs to know, read in one statement (``_sql_for``'s ``read``): the
+    stocktake's status and kind (None: no such stocktake), the counter's areas (None: the
+    whole scope; empty: not a counter), the scope's locations, the path of the location
+    scanned at (None: no such location) and the line of the code (None: not on the list)."""
 
     location_id: int
+    status: str | None
+    kind: str | None
     assigned: list
     scope: list
     path: str | None
+    line: list | None
 
 
-def _scan_context(*, stocktake_id: int, user, location_id) -> _ScanContext:
+def _json_list(value) -> list:
+    return json.loads(value) if value else []
+
+
+def _scan_read(cursor, *, stocktake_id: int, user, location_id, code: str) -> _ScanContext:
     try:
         location_id = int(location_id)
     except (TypeError, ValueError):
         location_id = 0
-    with connection.cursor() as cursor:
-        cursor.execute(_sql()["context"], [stocktake_id, user.pk, stocktake_id, location_id])
-        rows = cursor.fetchall()
-    found = [path for kind, path in rows if kind == "l"]
+    cursor.execute(_sql()["read"], [user.pk, location_id, code, stocktake_id])
+    row = cursor.fetchone()
+    if row is None:
+        return _ScanContext(location_id, None, None, [], [], None, None)
+    status, kind, assigned, scope, path, line = row
     return _ScanContext(
         location_id=location_id,
-        assigned=[path for kind, path in rows if kind == "c"],
-        scope=[path for kind, path in rows if kind == "s"],
-        path=found[0] if found else None,
+        status=status,
+        kind=kind,
+        assigned=_json_list(assigned),
+        scope=_json_list(scope),
+        path=path,
+        line=json.loads(line) if line else None,
     )
 
 
@@ -835,8 +862,9 @@ def stocktake_scan(
         if replay is not None:
             return replay
     try:
-        with transaction.atomic():
+        with transaction.atomic(), connection.cursor() as cursor:
             return _scan(
+                cursor,
                 actor=actor,
                 stocktake_id=stocktake_id,
                 scan_id=scan_uuid,
@@ -859,20 +887,20 @@ def stocktake_scan(
         return replay
 
 
-def _scan(*, actor, stocktake_id, scan_id, code, location_id, holder, note, photo):
-    # Who may scan first (a stranger learns nothing of the stocktake), then its state (the
-    # shared lock), then where.
-    context = _scan_context(stocktake_id=stocktake_id, user=actor, location_id=location_id)
+def _scan(cursor, *, actor, stocktake_id, scan_id, code, location_id, holder, note, photo):
+    # One statement reads everything (and takes the shared lock); then the checks in order:
+    # who may scan (a stranger learns nothing of the stocktake), its state, then where.
+    context = _scan_read(
+        cursor, stocktake_id=stocktake_id, user=actor, location_id=location_id, code=code
+    )
     _require_counter(context)
-    status, kind = _status_shared(stocktake_id) or (None, None)
-    _refuse_not_counting(status, kind)
+    _refuse_not_counting(context.status, context.kind)
     location_path = _check_location(context)
     location_id = context.location_id
     now = timezone.now()
+    now_db = _db_datetime(now)
     sql = _sql()
-    with connection.cursor() as cursor:
-        cursor.execute(sql["line"], [stocktake_id, code])
-        line = cursor.fetchone()
+    line = context.line
     outcome = ScanOutcome(result=ScanResult.UNKNOWN, tag=code)
     asset_id = None
     if line is not None:
@@ -890,22 +918,20 @@ def _scan(*, actor, stocktake_id, scan_id, code, location_id, holder, note, phot
                 result = Line.HOLDER_MISMATCH
             else:
                 result = Line.FOUND
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    sql["find"],
-                    [
-                        result,
-                        StocktakeExpected.Method.SCAN,
-                        location_id,
-                        holder.pk if holder else None,
-                        _db_datetime(now),
-                        actor.pk,
-                        line_id,
-                        Line.PENDING,
-                    ],
-                )
-                updated = cursor.rowcount
-            outcome.result = result if updated else ScanResult.DUPLICATE
+            cursor.execute(
+                sql["find"],
+                [
+                    result,
+                    StocktakeExpected.Method.SCAN,
+                    location_id,
+                    holder.pk if holder else None,
+                    now_db,
+                    actor.pk,
+                    line_id,
+                    Line.PENDING,
+                ],
+            )
+            outcome.result = result if cursor.rowcount else ScanResult.DUPLICATE
         else:
             outcome.result = ScanResult.DUPLICATE
     else:
@@ -949,23 +975,22 @@ def _scan(*, actor, stocktake_id, scan_id, code, location_id, holder, note, phot
         scan.save(force_insert=True)
         return outcome
     scan_id_db = StocktakeScan._meta.get_field("scan_id").get_db_prep_value(scan_id, connection)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql["insert"],
-            [
-                stocktake_id,
-                scan_id_db,
-                code,
-                actor.pk,
-                location_id,
-                outcome.result,
-                asset_id,
-                outcome.line_id,
-                note,
-                "",
-                _db_datetime(now),
-            ],
-        )
+    cursor.execute(
+        sql["insert"],
+        [
+            stocktake_id,
+            scan_id_db,
+            code,
+            actor.pk,
+            location_id,
+            outcome.result,
+            asset_id,
+            outcome.line_id,
+            note,
+            "",
+            now_db,
+        ],
+    )
     return outcome
 
 

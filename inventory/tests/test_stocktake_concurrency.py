@@ -155,3 +155,94 @@ def test_closing_while_scanning_leaves_no_scan_after_the_close(setup):
     assert recorded.count() + len(errors) == 40
     assert lines.filter(result="pending").count() == 0
     assert lines.filter(result="missing").count() == 40 - recorded.count()
+
+
+def _in_thread(work):
+    """Run ``work`` on its own connection; returns (thread, done event, result holder)."""
+    done, box = threading.Event(), {}
+
+    def run():
+        translation.activate("en")
+        try:
+            box["result"] = work()
+        except BaseException as exc:  # asserted by the test
+            box["error"] = exc
+        finally:
+            connections.close_all()
+            done.set()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, done, box
+
+
+def test_a_scan_waits_for_a_close_in_flight_and_is_then_refused(setup):
+    stocktake, rooms, counters = setup["stocktake"], setup["rooms"], setup["counters"]
+    closing, release = threading.Event(), threading.Event()
+
+    def close():
+        from django.db import transaction
+
+        with transaction.atomic():  # the close is done but not committed yet
+            services.stocktake_close(actor=setup["manager"], stocktake=stocktake)
+            closing.set()
+            release.wait(timeout=30)
+
+    closer, _closed, _box = _in_thread(close)
+    assert closing.wait(timeout=30)
+    scanner, scanned, box = _in_thread(
+        lambda: services.stocktake_scan(
+            actor=counters[0],
+            stocktake_id=stocktake.pk,
+            scan_id=uuid.uuid4(),
+            code="C-000",
+            location_id=rooms[0].pk,
+        )
+    )
+
+    assert not scanned.wait(timeout=1), "the scan did not wait for the close's lock"
+    release.set()
+    closer.join(timeout=30)
+    scanner.join(timeout=30)
+
+    assert isinstance(box.get("error"), ScanRefused) and box["error"].code == "closed"
+    assert not StocktakeScan.objects.filter(stocktake=stocktake).exists()
+    assert StocktakeExpected.objects.get(stocktake=stocktake, tag="C-000").result == "missing"
+
+
+def test_a_close_waits_for_a_scan_in_flight_which_stays_recorded(setup):
+    # An unknown code: the scan writes no line, only the shared lock makes the close wait.
+    stocktake, rooms, counters = setup["stocktake"], setup["rooms"], setup["counters"]
+    scanning, release = threading.Event(), threading.Event()
+
+    def scan_and_hold():
+        from django.db import transaction
+
+        with transaction.atomic():  # the scan is done but not committed yet
+            outcome = services.stocktake_scan(
+                actor=counters[0],
+                stocktake_id=stocktake.pk,
+                scan_id=uuid.uuid4(),
+                code="NOPE-9",
+                location_id=rooms[0].pk,
+            )
+            scanning.set()
+            release.wait(timeout=30)
+        return outcome
+
+    scanner, _scanned, box = _in_thread(scan_and_hold)
+    assert scanning.wait(timeout=30)
+    closer, closed, close_box = _in_thread(
+        lambda: services.stocktake_close(actor=setup["manager"], stocktake=stocktake)
+    )
+
+    assert not closed.wait(timeout=1), "the close did not wait for the scan's shared lock"
+    release.set()
+    scanner.join(timeout=30)
+    closer.join(timeout=30)
+
+    assert "error" not in close_box and box["result"].result == "unknown"
+    assert Stocktake.objects.get(pk=stocktake.pk).status == "closed"
+    assert list(
+        StocktakeScan.objects.filter(stocktake=stocktake).values_list("raw_code", "result")
+    ) == [("NOPE-9", "unknown")]

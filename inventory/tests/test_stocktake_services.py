@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from assets.tests.factories import (
@@ -292,6 +294,76 @@ def test_a_retried_unexpected_scan_adds_one_line(counting, site, counter):
     assert StocktakeScan.objects.count() == 1
 
 
+def test_the_answer_carries_names_as_registered_whatever_they_contain(site, clerk_user, counter):
+    # The scan reads its line as a JSON array built by the database: quotes, backslashes,
+    # tabs, newlines and characters outside the BMP come back unchanged.
+    odd = 'Dell "U2723" \\ 50% _x_\t😀\n显示器'
+    room = LocationFactory(parent=site["building"], name='会议室 "B\\2"')
+    holder = PersonFactory(name="O'Brien \\ 张")
+    AssetFactory(tag="ODD-1", name=odd, location=room, holder=holder, assigned=True)
+    stocktake = services.stocktake_create(
+        actor=clerk_user, name="名称", locations=[site["building"]], counters=[counter]
+    )
+    services.stocktake_start(actor=clerk_user, stocktake=stocktake)
+
+    outcome = scan(stocktake, counter, "ODD-1", site["room1"])
+
+    room.refresh_from_db()
+    assert (outcome.result, outcome.tag, outcome.name) == ("location_mismatch", "ODD-1", odd)
+    assert (outcome.expected_location, outcome.expected_holder) == (room.full_name, holder.name)
+    assert outcome.line_id == StocktakeExpected.objects.get(stocktake=stocktake, tag="ODD-1").pk
+
+
+def test_a_found_scan_runs_three_statements(counting, site, counter):
+    # One read (status under a shared lock, the counter's areas, the scope, the location,
+    # the line), the conditional update, the insert of the scan; the transaction around them
+    # is a savepoint here, inside the test's transaction.
+    def statements(code):
+        with CaptureQueriesContext(connection) as queries:
+            result = scan(counting, counter, code, site["room1"]).result
+        sql = [q["sql"].split()[0] for q in queries.captured_queries]
+        return result, [verb for verb in sql if verb not in ("SAVEPOINT", "RELEASE")]
+
+    scan(counting, counter, "A-3", site["room2"])  # warm up
+    assert statements("A-2") == ("found", ["SELECT", "UPDATE", "INSERT"])
+    assert statements("A-2") == ("duplicate", ["SELECT", "INSERT"])
+
+
+def test_a_counter_of_several_rooms_scans_in_each_of_them_only(site, clerk_user, counter, english):
+    stocktake = services.stocktake_create(
+        actor=clerk_user,
+        name="两间",
+        locations=[site["building"]],
+        counters=[
+            {"user": counter, "location": site["room1"]},
+            {"user": counter, "location": site["room2"]},
+        ],
+    )
+    services.stocktake_start(actor=clerk_user, stocktake=stocktake)
+    assert scan(stocktake, counter, "A-2", site["room1"]).result == "found"
+    assert scan(stocktake, counter, "A-3", site["room2"]).result == "found"
+    with pytest.raises(ScanRefused, match="assigned to count elsewhere"):
+        scan(stocktake, counter, "A-1", site["building"])
+    assert StocktakeExpected.objects.get(stocktake=stocktake, tag="A-1").result == "pending"
+
+
+def test_a_counter_of_the_whole_scope_and_of_one_room_scans_everywhere(site, clerk_user, counter):
+    stocktake = services.stocktake_create(
+        actor=clerk_user,
+        name="全部",
+        locations=[site["building"]],
+        counters=[counter, {"user": counter, "location": site["room1"]}],
+    )
+    services.stocktake_start(actor=clerk_user, stocktake=stocktake)
+    assert scan(stocktake, counter, "A-3", site["room2"]).result == "found"
+
+
+def test_a_stocktake_without_a_scope_takes_scans_anywhere(site, clerk_user, counter):
+    stocktake = services.stocktake_create(actor=clerk_user, name="全公司", counters=[counter])
+    services.stocktake_start(actor=clerk_user, stocktake=stocktake)
+    assert scan(stocktake, counter, "B-1", site["other"]).result == "found"
+
+
 # --- bad input: nothing recorded --------------------------------------------------------------
 
 
@@ -305,6 +377,7 @@ def assert_nothing_recorded(stocktake):
     [
         ("A-\x002", "The code contains control characters: check the scanner's settings."),
         ("A-2\x1b[0m", "The code contains control characters: check the scanner's settings."),
+        ("A-\u200b2", "The code contains control characters: check the scanner's settings."),
         ("A" * 10_000, "This code is too long to be an asset label (more than 200 characters)."),
         ("   ", "Nothing was scanned."),
     ],
@@ -314,6 +387,22 @@ def test_bad_codes_are_refused(counting, site, counter, english, code, message):
         scan(counting, counter, code, site["room1"])
     assert exc.value.messages == [message]
     assert_nothing_recorded(counting)
+
+
+def test_a_code_with_a_wide_space_is_not_taken_for_a_control_character(counting, site, counter):
+    assert scan(counting, counter, "A\u30002", site["room1"]).result == "unknown"
+
+
+def test_scanning_into_no_such_stocktake_is_refused_like_a_stranger(counter, site, english):
+    with pytest.raises(PermissionDenied, match="not a counter of this stocktake"):
+        services.stocktake_scan(
+            actor=counter,
+            stocktake_id=999_999,
+            scan_id=uuid.uuid4(),
+            code="A-2",
+            location_id=site["room1"].pk,
+        )
+    assert not StocktakeScan.objects.exists()
 
 
 def test_scanning_a_stocktake_not_started_is_refused(site, clerk_user, counter, english):

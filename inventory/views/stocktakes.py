@@ -309,7 +309,8 @@ def stocktake_delete(request, pk: int):
 
 
 def _wants_json(request) -> bool:
-    return "application/json" in request.headers.get("Accept", "")
+    # META directly: request.headers would first copy every header of the request.
+    return "application/json" in request.META.get("HTTP_ACCEPT", "")
 
 
 def _scan_page(request, stocktake: Stocktake, *, outcome=None, error: str = "", status=200):
