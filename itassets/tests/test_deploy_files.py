@@ -400,6 +400,25 @@ def test_gunicorn_defaults_leave_room_for_a_batch_of_labels(monkeypatch):
     assert config["threads"] == 4
 
 
+def test_gunicorn_preloads_and_warms_the_application_unless_told_not_to(monkeypatch):
+    # given
+    from types import SimpleNamespace
+
+    from django.urls import get_resolver
+
+    config = load_gunicorn_config(monkeypatch)
+    resolver = get_resolver()
+    resolver.__dict__.pop("url_patterns", None)
+
+    # when: the master is ready, before it forks the workers
+    config["when_ready"](SimpleNamespace(cfg=SimpleNamespace(preload_app=True)))
+
+    # then: the workers inherit the loaded URL patterns
+    assert config["preload_app"] is True
+    assert "url_patterns" in resolver.__dict__
+    assert load_gunicorn_config(monkeypatch, GUNICORN_PRELOAD="false")["preload_app"] is False
+
+
 def test_gunicorn_empties_the_prometheus_directory_at_start(monkeypatch, tmp_path):
     # given
     (tmp_path / "counter_123.db").write_bytes(b"old")
