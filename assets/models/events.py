@@ -30,8 +30,15 @@ class AssetEvent(models.Model):
         _("from status"), max_length=20, choices=Status.choices, blank=True
     )
     to_status = models.CharField(_("to status"), max_length=20, choices=Status.choices)
+    # Shown, never filtered by: no index, no database constraint (as Asset.created_by).
     actor = models.ForeignKey(
-        USER, verbose_name=_("actor"), null=True, on_delete=models.SET_NULL, related_name="+"
+        USER,
+        verbose_name=_("actor"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     occurred_at = models.DateTimeField(_("time"), default=timezone.now)
     note = models.TextField(_("note"), blank=True)
