@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from assets.tests.factories import PersonFactory
+from inventory import services
 from inventory.models import LedgerEntry, Stock
 
 from .factories import ItemFactory, WarehouseFactory
@@ -29,6 +30,17 @@ def item(db):
 @pytest.fixture
 def person(db):
     return PersonFactory(name="张三")
+
+
+def receive(keeper, warehouse, item, quantity, unit_cost: str):
+    """Post a receipt of ``quantity`` units at ``unit_cost``: the stock a test starts from."""
+    services.document_create_and_post(
+        actor=keeper,
+        type="receipt",
+        warehouse=warehouse,
+        lines=[{"item": item, "quantity": quantity, "unit_cost": unit_cost}],
+    )
+    return item
 
 
 def balance(item, warehouse) -> tuple[Decimal, Decimal, Decimal] | None:

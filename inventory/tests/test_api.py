@@ -10,10 +10,9 @@ from django.test import Client
 from django.urls import reverse
 
 from assets.tests.factories import PersonFactory
-from inventory import services
 from inventory.models import Document, LedgerEntry
 
-from .conftest import balance
+from .conftest import balance, receive
 from .factories import WarehouseFactory
 
 URL = "/inventory/api/issue/"
@@ -37,13 +36,7 @@ def post(client, data, *, csrf=True, **headers):
 
 @pytest.fixture
 def stocked(keeper, warehouse, item):
-    services.document_create_and_post(
-        actor=keeper,
-        type="receipt",
-        warehouse=warehouse,
-        lines=[{"item": item, "quantity": 3, "unit_cost": "50.00"}],
-    )
-    return item
+    return receive(keeper, warehouse, item, 3, "50.00")
 
 
 @pytest.fixture

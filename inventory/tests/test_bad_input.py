@@ -18,7 +18,7 @@ from inventory import services
 from inventory.models import Document, DocumentLine, LedgerEntry, Stock
 from inventory.services import documents as document_services
 
-from .conftest import balance
+from .conftest import balance, receive
 from .factories import ItemFactory, WarehouseFactory
 
 
@@ -35,13 +35,7 @@ def state():
 @pytest.fixture
 def stocked(keeper, warehouse, item):
     """10 boxes at 12.50 in the keeper's warehouse."""
-    services.document_create_and_post(
-        actor=keeper,
-        type="receipt",
-        warehouse=warehouse,
-        lines=[{"item": item, "quantity": 10, "unit_cost": "12.50"}],
-    )
-    return item
+    return receive(keeper, warehouse, item, 10, "12.50")
 
 
 def create_issue(keeper, warehouse, person, line, **header):

@@ -9,6 +9,7 @@ from inventory import services, signals
 from inventory.models import Requisition
 from notifications.models import Delivery, Notification
 
+from .conftest import receive
 from .factories import ItemFactory, WarehouseFactory
 
 pytestmark = pytest.mark.django_db
@@ -21,13 +22,7 @@ def org(make_user):
 
 @pytest.fixture
 def stocked(keeper, warehouse, item):
-    services.document_create_and_post(
-        actor=keeper,
-        type="receipt",
-        warehouse=warehouse,
-        lines=[{"item": item, "quantity": 10, "unit_cost": "80.00"}],
-    )
-    return item
+    return receive(keeper, warehouse, item, 10, "80.00")
 
 
 def in_app(event_type) -> list[tuple[int, str]]:

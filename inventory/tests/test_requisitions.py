@@ -11,7 +11,7 @@ from assets.tests.org import make_org
 from inventory import selectors, services, signals
 from inventory.models import Document, LedgerEntry, Requisition
 
-from .conftest import balance
+from .conftest import balance, receive
 from .factories import ItemFactory, RequisitionFactory
 
 
@@ -22,13 +22,7 @@ def org(make_user):
 
 @pytest.fixture
 def stocked(keeper, warehouse, item):
-    services.document_create_and_post(
-        actor=keeper,
-        type="receipt",
-        warehouse=warehouse,
-        lines=[{"item": item, "quantity": 10, "unit_cost": "80.00"}],
-    )
-    return item
+    return receive(keeper, warehouse, item, 10, "80.00")
 
 
 def submit(org, item, quantity=2, **kwargs):

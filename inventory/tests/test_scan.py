@@ -19,7 +19,7 @@ from inventory import services, signals
 from inventory.models import Document, LedgerEntry
 from inventory.services import statements
 
-from .conftest import balance, ledger
+from .conftest import balance, ledger, receive
 from .factories import ItemFactory, WarehouseFactory
 from .test_concurrency import assert_ledger_is_a_chain, run_concurrently
 
@@ -28,13 +28,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def stocked(keeper, warehouse, item):
-    services.document_create_and_post(
-        actor=keeper,
-        type="receipt",
-        warehouse=warehouse,
-        lines=[{"item": item, "quantity": 1, "unit_cost": "2.00"}],
-    )
-    return item
+    return receive(keeper, warehouse, item, 1, "2.00")
 
 
 def scan(keeper, warehouse, person, quantity, *, key=None, **line):

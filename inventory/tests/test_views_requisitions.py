@@ -12,7 +12,7 @@ from assets.tests.org import make_org
 from inventory import services
 from inventory.models import Document, LedgerEntry, Requisition, RequisitionLine
 
-from .conftest import balance
+from .conftest import balance, receive
 from .factories import ItemFactory, RequisitionFactory, WarehouseFactory
 
 pytestmark = pytest.mark.django_db
@@ -32,13 +32,7 @@ def org(make_user):
 @pytest.fixture
 def stocked(keeper, warehouse, item):
     """10 boxes of toner at 80.00 in the keeper's warehouse."""
-    services.document_create_and_post(
-        actor=keeper,
-        type="receipt",
-        warehouse=warehouse,
-        lines=[{"item": item, "quantity": 10, "unit_cost": "80.00"}],
-    )
-    return item
+    return receive(keeper, warehouse, item, 10, "80.00")
 
 
 @pytest.fixture
