@@ -54,6 +54,7 @@ from ..models_stocktake import (
     StocktakeScan,
 )
 from .common import user_manages_warehouse
+from .statements import writes_in_one_statement
 
 PERM_MANAGE = "inventory.manage_stocktake"
 PERM_COUNT = "inventory.count_stocktake"
@@ -592,49 +593,93 @@ def _sql_for(vendor: str) -> dict[str, str]:
     array, agg = (
         ("JSON_ARRAY", "JSON_ARRAYAGG") if vendor == "mysql" else ("json_array", "json_group_array")
     )
-    return {
+    read = (
+        f"SELECT {col(st, 'status', 's')}, {col(st, 'kind', 's')}, "  # noqa: S608 (names)
+        f"(SELECT {agg}({path}) FROM {table(counter)} c "
+        f"LEFT JOIN {table(loc)} l ON {col(loc, 'id', 'l')} = {col(counter, 'location', 'c')} "
+        f"WHERE {col(counter, 'stocktake', 'c')} = {col(st, 'id', 's')} "
+        f"AND {col(counter, 'user', 'c')} = %s), "
+        f"(SELECT {agg}({path}) FROM {table(through)} t "
+        f"INNER JOIN {table(loc)} l ON {col(loc, 'id', 'l')} = t.{qn('location_id')} "
+        f"WHERE t.{qn('stocktake_id')} = {col(st, 'id', 's')}), "
+        f"(SELECT {path} FROM {table(loc)} l WHERE {col(loc, 'id', 'l')} = %s), "
+        f"(SELECT {array}({col(line, 'id', 'e')}, {col(line, 'result', 'e')}, "
+        f"{col(line, 'asset', 'e')}, {col(line, 'tag', 'e')}, {col(asset, 'name', 'a')}, "
+        f"{col(line, 'expected_holder', 'e')}, {path}, {col(loc, 'full_name', 'l')}, "
+        f"{col(person, 'name', 'p')}) FROM {table(line)} e "
+        f"INNER JOIN {table(asset)} a ON {col(asset, 'id', 'a')} = {col(line, 'asset', 'e')} "
+        f"LEFT JOIN {table(loc)} l ON {col(loc, 'id', 'l')} = "
+        f"{col(line, 'expected_location', 'e')} "
+        f"LEFT JOIN {table(person)} p ON {col(person, 'id', 'p')} = "
+        f"{col(line, 'expected_holder', 'e')} "
+        f"WHERE {col(line, 'stocktake', 'e')} = {col(st, 'id', 's')} "
+        f"AND {col(line, 'tag', 'e')} = %s) "
+        f"FROM {table(st)} s WHERE {col(st, 'id', 's')} = %s"
+    )
+    find = (
+        f"UPDATE {table(line)} SET {qn('result')} = %s, {qn('method')} = %s, "  # noqa: S608
+        f"{qn('found_location_id')} = %s, {qn('observed_holder_id')} = %s, "
+        f"{qn('found_at')} = %s, {qn('found_by_id')} = %s "
+        f"WHERE {qn('id')} = %s AND {qn('result')} = %s"
+    )
+    insert_head = (
+        f"INSERT INTO {table(scan)} ("  # noqa: S608 (names only)
+        + ", ".join(qn(scan._meta.get_field(f).column) for f in scan_columns)
+        + ") VALUES "
+    )
+    marks = ["%s"] * len(scan_columns)
+    statements = {
         "status": (
             f"SELECT {col(st, 'status', 's')}, {col(st, 'kind', 's')} "  # noqa: S608 (names)
             f"FROM {table(st)} s "
             f"WHERE {col(st, 'id', 's')} = %s{lock}"
         ),
-        "read": (
-            f"SELECT {col(st, 'status', 's')}, {col(st, 'kind', 's')}, "  # noqa: S608 (names)
-            f"(SELECT {agg}({path}) FROM {table(counter)} c "
-            f"LEFT JOIN {table(loc)} l ON {col(loc, 'id', 'l')} = {col(counter, 'location', 'c')} "
-            f"WHERE {col(counter, 'stocktake', 'c')} = {col(st, 'id', 's')} "
-            f"AND {col(counter, 'user', 'c')} = %s), "
-            f"(SELECT {agg}({path}) FROM {table(through)} t "
-            f"INNER JOIN {table(loc)} l ON {col(loc, 'id', 'l')} = t.{qn('location_id')} "
-            f"WHERE t.{qn('stocktake_id')} = {col(st, 'id', 's')}), "
-            f"(SELECT {path} FROM {table(loc)} l WHERE {col(loc, 'id', 'l')} = %s), "
-            f"(SELECT {array}({col(line, 'id', 'e')}, {col(line, 'result', 'e')}, "
-            f"{col(line, 'asset', 'e')}, {col(line, 'tag', 'e')}, {col(asset, 'name', 'a')}, "
-            f"{col(line, 'expected_holder', 'e')}, {path}, {col(loc, 'full_name', 'l')}, "
-            f"{col(person, 'name', 'p')}) FROM {table(line)} e "
-            f"INNER JOIN {table(asset)} a ON {col(asset, 'id', 'a')} = {col(line, 'asset', 'e')} "
-            f"LEFT JOIN {table(loc)} l ON {col(loc, 'id', 'l')} = "
-            f"{col(line, 'expected_location', 'e')} "
-            f"LEFT JOIN {table(person)} p ON {col(person, 'id', 'p')} = "
-            f"{col(line, 'expected_holder', 'e')} "
-            f"WHERE {col(line, 'stocktake', 'e')} = {col(st, 'id', 's')} "
-            f"AND {col(line, 'tag', 'e')} = %s) "
-            f"FROM {table(st)} s WHERE {col(st, 'id', 's')} = %s{lock}"
-        ),
+        # Inside the scan's transaction: the shared lock on the stocktake row.
+        "read": read + lock,
         # Marks a pending line found; 0 rows: another counter was first.
-        "find": (
-            f"UPDATE {table(line)} SET {qn('result')} = %s, {qn('method')} = %s, "  # noqa: S608
-            f"{qn('found_location_id')} = %s, {qn('observed_holder_id')} = %s, "
-            f"{qn('found_at')} = %s, {qn('found_by_id')} = %s "
-            f"WHERE {qn('id')} = %s AND {qn('result')} = %s"
+        "find": find,
+        "insert": insert_head + f"({', '.join(marks)})",
+    }
+    if vendor == "mysql":
+        statements.update(_record_sql(read, find, insert_head, marks, scan_columns))
+    return statements
+
+
+def _record_sql(read, find, insert_head, marks, scan_columns) -> dict[str, str]:
+    """MariaDB: a scan of a listed asset written as one compound statement, outside any open
+    transaction (see ``_scan_in_one_statement``). The read is a plain one (no transaction, no
+    lock); the statement then opens the transaction itself, takes the shared lock on the
+    stocktake row, checks that it is still counting an asset stocktake, marks the line found
+    if it is still pending (``found``; a duplicate otherwise), inserts the scan and commits;
+    any error rolls back before it is raised (the exit handler), so no transaction is left
+    open. It answers the status and kind it saw under the lock and whether it marked the
+    line. ``record`` marks and inserts, ``record_duplicate`` only inserts."""
+    meta = Stocktake._meta
+    table = connection.ops.quote_name(meta.db_table)
+    status, kind, pk = (
+        connection.ops.quote_name(meta.get_field(name).column) for name in ("status", "kind", "id")
+    )
+    status_type, kind_type = (meta.get_field(n).db_type(connection) for n in ("status", "kind"))
+    result_at = scan_columns.index("result")
+    head = (
+        f"BEGIN NOT ATOMIC DECLARE v_status {status_type}; DECLARE v_kind {kind_type}; "  # noqa: S608
+        "DECLARE v_found INT DEFAULT 0; "
+        "DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_status = NULL; "
+        "DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END; "
+        "START TRANSACTION; "
+        f"SELECT {status}, {kind} INTO v_status, v_kind FROM {table} "
+        f"WHERE {pk} = %s LOCK IN SHARE MODE; "
+        "IF v_status = %s AND v_kind = %s THEN "
+    )
+    tail = "COMMIT; ELSE ROLLBACK; END IF; SELECT v_status, v_kind, v_found; END"
+    marked = list(marks)
+    marked[result_at] = "IF(v_found > 0, %s, %s)"
+    return {
+        "read_unlocked": read,
+        "record": (
+            f"{head}{find}; SET v_found = ROW_COUNT(); {insert_head}({', '.join(marked)}); {tail}"
         ),
-        "insert": (
-            f"INSERT INTO {table(scan)} ("  # noqa: S608 (names only)
-            + ", ".join(qn(scan._meta.get_field(f).column) for f in scan_columns)
-            + ") VALUES ("
-            + ", ".join(["%s"] * len(scan_columns))
-            + ")"
-        ),
+        "record_duplicate": f"{head}{insert_head}({', '.join(marks)}); {tail}",
     }
 
 
@@ -734,12 +779,14 @@ def _json_list(value) -> list:
     return json.loads(value) if value else []
 
 
-def _scan_read(cursor, *, stocktake_id: int, user, location_id, code: str) -> _ScanContext:
+def _scan_read(
+    cursor, *, stocktake_id: int, user, location_id, code: str, sql: str = "read"
+) -> _ScanContext:
     try:
         location_id = int(location_id)
     except (TypeError, ValueError):
         location_id = 0
-    cursor.execute(_sql()["read"], [user.pk, location_id, code, stocktake_id])
+    cursor.execute(_sql()[sql], [user.pk, location_id, code, stocktake_id])
     row = cursor.fetchone()
     if row is None:
         return _ScanContext(location_id, None, None, [], [], None, None)
@@ -862,6 +909,18 @@ def stocktake_scan(
         if replay is not None:
             return replay
     try:
+        if not photo and _scans_in_one_statement():
+            outcome = _scan_in_one_statement(
+                actor=actor,
+                stocktake_id=stocktake_id,
+                scan_id=scan_uuid,
+                code=code,
+                location_id=location_id,
+                holder=person,
+                note=note,
+            )
+            if outcome is not None:
+                return outcome
         with transaction.atomic(), connection.cursor() as cursor:
             return _scan(
                 cursor,
@@ -904,36 +963,12 @@ def _scan(cursor, *, actor, stocktake_id, scan_id, code, location_id, holder, no
     outcome = ScanOutcome(result=ScanResult.UNKNOWN, tag=code)
     asset_id = None
     if line is not None:
-        (line_id, line_result, asset_id, tag, name, holder_id) = line[:6]
-        expected_path, expected, holder_name = line[6:]
-        outcome.tag = tag
-        outcome.name = name
-        outcome.expected_location = expected or ""
-        outcome.expected_holder = holder_name or ""
-        outcome.line_id = line_id
-        if line_result == Line.PENDING:
-            if not _same_place(location_path, expected_path):
-                result = Line.LOCATION_MISMATCH
-            elif holder is not None and holder.pk != holder_id:
-                result = Line.HOLDER_MISMATCH
-            else:
-                result = Line.FOUND
+        outcome, asset_id, mark = _judge(line, location_path, holder)
+        if mark is not None:
             cursor.execute(
-                sql["find"],
-                [
-                    result,
-                    StocktakeExpected.Method.SCAN,
-                    location_id,
-                    holder.pk if holder else None,
-                    now_db,
-                    actor.pk,
-                    line_id,
-                    Line.PENDING,
-                ],
+                sql["find"], _find_params(mark, location_id, holder, now_db, actor, line)
             )
-            outcome.result = result if cursor.rowcount else ScanResult.DUPLICATE
-        else:
-            outcome.result = ScanResult.DUPLICATE
+            outcome.result = mark if cursor.rowcount else ScanResult.DUPLICATE
     else:
         asset = (
             Asset.objects.filter(tag=code)
@@ -974,23 +1009,142 @@ def _scan(cursor, *, actor, stocktake_id, scan_id, code, location_id, holder, no
         scan.photo.save(photo.name or "photo.jpg", photo, save=False)
         scan.save(force_insert=True)
         return outcome
-    scan_id_db = StocktakeScan._meta.get_field("scan_id").get_db_prep_value(scan_id, connection)
     cursor.execute(
         sql["insert"],
-        [
+        _insert_params(
             stocktake_id,
-            scan_id_db,
+            scan_id,
             code,
-            actor.pk,
+            actor,
             location_id,
-            outcome.result,
+            [outcome.result],
             asset_id,
             outcome.line_id,
             note,
-            "",
             now_db,
-        ],
+        ),
     )
+    return outcome
+
+
+def _judge(line: list, location_path: str, holder) -> tuple[ScanOutcome, int, str | None]:
+    """A scan of a listed asset (``line`` as the read gives it) at ``location_path``: its
+    outcome, the asset's id and the result to mark the line with if it is still pending
+    (None: it was found before, the outcome is a duplicate)."""
+    (line_id, line_result, asset_id, tag, name, holder_id) = line[:6]
+    expected_path, expected, holder_name = line[6:]
+    outcome = ScanOutcome(
+        result=ScanResult.DUPLICATE,
+        tag=tag,
+        name=name,
+        expected_location=expected or "",
+        expected_holder=holder_name or "",
+        line_id=line_id,
+    )
+    if line_result != Line.PENDING:
+        return outcome, asset_id, None
+    if not _same_place(location_path, expected_path):
+        mark = Line.LOCATION_MISMATCH
+    elif holder is not None and holder.pk != holder_id:
+        mark = Line.HOLDER_MISMATCH
+    else:
+        mark = Line.FOUND
+    return outcome, asset_id, mark
+
+
+def _find_params(mark, location_id, holder, now_db, actor, line) -> list:
+    """The parameters of the ``find`` statement (the line's id is the read's first value)."""
+    return [
+        mark,
+        StocktakeExpected.Method.SCAN,
+        location_id,
+        holder.pk if holder else None,
+        now_db,
+        actor.pk,
+        line[0],
+        Line.PENDING,
+    ]
+
+
+def _insert_params(
+    stocktake_id, scan_id, code, actor, location_id, result: list, asset_id, line_id, note, now_db
+) -> list:
+    """The parameters of the scan row's insert; ``result`` holds one value, or two where the
+    compound statement chooses (found or duplicate)."""
+    scan_id_db = StocktakeScan._meta.get_field("scan_id").get_db_prep_value(scan_id, connection)
+    return [
+        stocktake_id,
+        scan_id_db,
+        code,
+        actor.pk,
+        location_id,
+        *result,
+        asset_id,
+        line_id,
+        note,
+        "",
+        now_db,
+    ]
+
+
+def _scans_in_one_statement() -> bool:
+    """Whether a scan can be written by ``_scan_in_one_statement``: on MariaDB (anonymous
+    compound statements), when no transaction is open (the statement commits its own)."""
+    return writes_in_one_statement() and connection.get_autocommit()
+
+
+def _scan_in_one_statement(
+    *, actor, stocktake_id, scan_id, code, location_id, holder, note
+) -> ScanOutcome | None:
+    """The common scan, a listed asset without a photo, in two round trips and no
+    transaction of Django's: the read (no lock), the checks, then one compound statement that
+    takes the stocktake's shared lock, re-checks that it is counting, marks the line and
+    inserts the scan, and commits (``_record_sql``). The transactional path took seven round
+    trips (autocommit off, the locked read, the update, the insert, commit, autocommit on).
+
+    What the read showed without the lock is as good as what the locked read showed: the
+    status is checked again under the lock (closing, which takes the row for update, waits
+    for the statement or makes it refuse), the line's state is decided by the conditional
+    update as before, and the scope, the counter's areas and the locations are what they were
+    a few milliseconds earlier. None: the code is not on the list (the transactional path
+    records it)."""
+    with connection.cursor() as cursor:
+        context = _scan_read(
+            cursor,
+            stocktake_id=stocktake_id,
+            user=actor,
+            location_id=location_id,
+            code=code,
+            sql="read_unlocked",
+        )
+        if context.line is None:
+            return None
+        _require_counter(context)
+        _refuse_not_counting(context.status, context.kind)
+        location_path = _check_location(context)
+        location_id = context.location_id
+        now_db = _db_datetime(timezone.now())
+        outcome, asset_id, mark = _judge(context.line, location_path, holder)
+        params = [stocktake_id, State.COUNTING, Kind.ASSET]
+        if mark is not None:
+            params += _find_params(mark, location_id, holder, now_db, actor, context.line)
+        params += _insert_params(
+            stocktake_id,
+            scan_id,
+            code,
+            actor,
+            location_id,
+            [mark, ScanResult.DUPLICATE] if mark is not None else [ScanResult.DUPLICATE],
+            asset_id,
+            outcome.line_id,
+            note,
+            now_db,
+        )
+        cursor.execute(_sql()["record" if mark is not None else "record_duplicate"], params)
+        status, kind, found = cursor.fetchone()
+    _refuse_not_counting(status, kind)  # closed meanwhile: nothing was written
+    if mark is not None and found:
+        outcome.result = mark
     return outcome
 
 

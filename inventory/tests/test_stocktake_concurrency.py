@@ -8,7 +8,7 @@ import threading
 import uuid
 
 import pytest
-from django.db import connections
+from django.db import connection, connections, transaction
 from django.utils import translation
 
 from assets.tests.factories import AssetFactory, LocationFactory
@@ -246,3 +246,83 @@ def test_a_close_waits_for_a_scan_in_flight_which_stays_recorded(setup):
     assert list(
         StocktakeScan.objects.filter(stocktake=stocktake).values_list("raw_code", "result")
     ) == [("NOPE-9", "unknown")]
+
+
+# --- MariaDB: a listed asset's scan written in one compound statement -------------------------
+
+
+def _in_transaction() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT @@in_transaction")
+        return bool(cursor.fetchone()[0])
+
+
+def _scan(setup, code, *, scan_id=None, room=0, counter=0):
+    return services.stocktake_scan(
+        actor=setup["counters"][counter],
+        stocktake_id=setup["stocktake"].pk,
+        scan_id=scan_id or uuid.uuid4(),
+        code=code,
+        location_id=setup["rooms"][room].pk,
+    )
+
+
+def test_listed_scans_take_the_one_statement_path_on_mariadb(setup):
+    assert connection.vendor == "mysql" and connection.mysql_is_mariadb
+    assert services._scans_in_one_statement()  # no transaction open: the path is taken
+    with transaction.atomic():
+        assert not services._scans_in_one_statement()  # a caller's transaction: not taken
+
+    first = _scan(setup, "C-000")  # C-000 lives in room 0
+    elsewhere = _scan(setup, "C-001", room=0)  # C-001 lives in room 1
+    again = _scan(setup, "C-000", counter=1)
+
+    assert (first.result, elsewhere.result, again.result) == (
+        "found",
+        "location_mismatch",
+        "duplicate",
+    )
+    assert not _in_transaction()
+    lines = StocktakeExpected.objects.filter(stocktake=setup["stocktake"])
+    line = lines.get(tag="C-000")
+    assert (line.result, line.method, line.found_location_id, line.found_by_id) == (
+        "found",
+        "scan",
+        setup["rooms"][0].pk,
+        setup["counters"][0].pk,
+    )
+    assert list(
+        StocktakeScan.objects.filter(stocktake=setup["stocktake"])
+        .order_by("id")
+        .values_list("raw_code", "result", "line_id", "counter_id")
+    ) == [
+        ("C-000", "found", line.pk, setup["counters"][0].pk),
+        ("C-001", "location_mismatch", lines.get(tag="C-001").pk, setup["counters"][0].pk),
+        ("C-000", "duplicate", line.pk, setup["counters"][1].pk),
+    ]
+
+
+def test_a_failing_one_statement_scan_rolls_back_its_line_and_leaves_no_transaction(setup):
+    # The same scan id sent again with another code: the statement marks C-002's line, then
+    # its insert hits the unique scan id; the exit handler rolls the mark back.
+    scan_id = uuid.uuid4()
+    first = _scan(setup, "C-000", scan_id=scan_id)
+    replay = _scan(setup, "C-002", scan_id=scan_id, room=2)
+
+    assert first.result == "found" and replay.replay and replay.tag == "C-000"
+    assert not _in_transaction()
+    lines = StocktakeExpected.objects.filter(stocktake=setup["stocktake"])
+    assert lines.get(tag="C-002").result == "pending"
+    assert StocktakeScan.objects.filter(stocktake=setup["stocktake"]).count() == 1
+    assert _scan(setup, "C-002", room=2).result == "found"  # the connection is usable
+
+
+def test_a_one_statement_scan_of_a_closed_stocktake_is_refused_and_writes_nothing(setup):
+    services.stocktake_close(actor=setup["manager"], stocktake=setup["stocktake"])
+
+    with pytest.raises(ScanRefused) as refused:
+        _scan(setup, "C-000")
+
+    assert refused.value.code == "closed"
+    assert not _in_transaction()
+    assert not StocktakeScan.objects.filter(stocktake=setup["stocktake"]).exists()
