@@ -366,10 +366,7 @@ def _post(
     See the module docstring for the order of locks. ``own_transaction``: the caller opened
     the outermost transaction for this posting alone, and commits it as soon as ``_post``
     returns (on MariaDB the writing statement ends it; see ``statements.post_new``)."""
-    if not lines:
-        raise ValidationError(_("A document without lines cannot be posted."), code="empty")
-    if document.date > timezone.localdate():
-        raise ValidationError(_("The date cannot be in the future."), code="future")
+    _check_postable(document, lines)
     if document.requisition_id and document.type == Type.ISSUE:
         # Counted against the requisition first: an over-issue fails before any stock lock.
         requisition = Requisition.objects.select_for_update().get(pk=document.requisition_id)
@@ -447,6 +444,69 @@ def _post(
     statements.insert_many(entries)
     _write_balances(balances, now)
     return _posted(document, balances, number)
+
+
+def _check_postable(document: Document, lines: Sequence[DocumentLine]) -> None:
+    if not lines:
+        raise ValidationError(_("A document without lines cannot be posted."), code="empty")
+    if document.date > timezone.localdate():
+        raise ValidationError(_("The date cannot be in the future."), code="future")
+
+
+def _issue_in_one_statement(document: Document, lines: Sequence[DocumentLine]) -> bool:
+    """Whether a new document can be posted by ``_post_issue``: one issue line without a
+    requisition, on MariaDB, with no transaction open (the statement commits its own)."""
+    return (
+        document.type == Type.ISSUE
+        and len(lines) == 1
+        and lines[0].direction == Direction.OUT
+        and not document.requisition_id
+        and statements.writes_in_one_statement()
+        and connection.get_autocommit()
+    )
+
+
+def _post_issue(document: Document, line: DocumentLine, actor) -> PostResult:
+    """Post a new one-line issue in one statement (``statements.post_issue``): the stock row
+    is locked, checked, taken from and written while the database runs that statement, so a
+    hot item's postings queue on its row only for as long as the database needs, not for
+    this process's round trips and computing. The same checks, numbers and writes as
+    ``_post``; the valuation of the take is ``_Balance.take``'s, done in SQL."""
+    _check_postable(document, [line])
+    now = timezone.now()
+    document.status, document.posted_at, document.posted_by = Status.POSTED, now, actor
+    series = number_series(DOCUMENT_PREFIX[document.type], day=document.date)
+    entry = LedgerEntry(
+        item_id=line.item_id,
+        warehouse_id=line.warehouse_id,
+        document=document,
+        line=line,
+        quantity=-line.quantity,
+        posted_at=now,
+    )
+    written = statements.post_issue(document, line, entry, series=series, now=now)
+    if written.taken is None:
+        raise StockShortage(
+            item=line.item,
+            warehouse=line.warehouse,
+            available=written.quantity if written.quantity is not None else ZERO,
+            requested=line.quantity,
+        )
+    line.unit_cost, line.amount = written.average, written.taken
+    balance = _Balance(
+        item=line.item,
+        warehouse=line.warehouse,
+        stock=Stock(pk=written.stock_id, item_id=line.item_id, warehouse_id=line.warehouse_id),
+        quantity=written.quantity - line.quantity,
+        value=written.value - written.taken,
+        average=written.average,
+        start_quantity=written.quantity,
+        changed=True,
+    )
+    entry.balance_after, entry.unit_cost = balance.quantity, written.average
+    entry.value_change, entry.value_after = -written.taken, balance.value
+    number = document.number = number_format(series, written.sequence)
+    return _posted(document, {(line.item_id, line.warehouse_id): balance}, number)
 
 
 def _posted(document: Document, balances: dict[tuple[int, int], _Balance], number: str):
@@ -575,6 +635,8 @@ def document_create_and_post(
         _check_may_post(actor, document, keeper_checked=True)
         shortage = scan.shortage(draft) if scan is not None else None
         if shortage is None:
+            if _issue_in_one_statement(document, draft.lines):
+                return _post_issue(document, draft.lines[0], actor)
             # Outermost: no savepoint; inside a caller's transaction: rolled back to its
             # savepoint if refused or on a duplicate key, so the key can still be looked up.
             outermost = connection.get_autocommit()  # no transaction open: ours alone

@@ -447,6 +447,34 @@ def _values(obj: models.Model, fields: list, marks: list[str], **exprs) -> tuple
     return f"({', '.join(sql)})", params
 
 
+def _numbered_document(document: Document, series: str, sql: list, params: list) -> None:
+    """Add to a compound statement: advance the ``series`` sequence into ``v_n`` and insert
+    the document numbered from it (as ``number_format`` numbers it: the prefix and at least
+    four digits) with its id into ``v_doc``."""
+    seq_table, seq_prefix, seq_last = sequence_names()
+    sql.append(
+        f"INSERT INTO {seq_table} ({seq_prefix}, {seq_last}) VALUES (%s, 1) "  # noqa: S608
+        f"ON DUPLICATE KEY UPDATE {seq_last} = {seq_last} + 1; "
+        f"SELECT {seq_last} INTO v_n FROM {seq_table} WHERE {seq_prefix} = %s;"
+    )
+    params += [series, series]
+    head, fields, marks = _insert_parts(Document, connection.vendor)
+    row, row_params = _values(
+        document,
+        fields,
+        marks,
+        number=("CONCAT(%s, LPAD(v_n, GREATEST(4, CHAR_LENGTH(v_n)), '0'))", [series]),
+    )
+    sql.append(f"{head}{row}; SET v_doc = LAST_INSERT_ID();")
+    params += row_params
+
+
+def _saved(obj: models.Model, pk) -> None:
+    obj.pk = pk
+    obj._state.adding = False
+    obj._state.db = connection.alias
+
+
 def post_new(
     document: Document,
     lines: Sequence[DocumentLine],
@@ -471,27 +499,11 @@ def post_new(
     released one round trip earlier. Django's own commit, when the caller's ``atomic`` block
     exits, then finds nothing left to commit and runs the on-commit hooks as usual.
     """
-    seq_table, seq_prefix, seq_last = sequence_names()
     n_lines = len(lines)
     sql = ["BEGIN NOT ATOMIC DECLARE v_n BIGINT; DECLARE v_doc BIGINT;"]
     sql += [f"DECLARE v_line{i} BIGINT;" for i in range(n_lines)]
     params: list = []
-    sql.append(
-        f"INSERT INTO {seq_table} ({seq_prefix}, {seq_last}) VALUES (%s, 1) "  # noqa: S608
-        f"ON DUPLICATE KEY UPDATE {seq_last} = {seq_last} + 1; "
-        f"SELECT {seq_last} INTO v_n FROM {seq_table} WHERE {seq_prefix} = %s;"
-    )
-    params += [series, series]
-    # The number as number_format() makes it: the prefix and at least four digits.
-    head, fields, marks = _insert_parts(Document, connection.vendor)
-    row, row_params = _values(
-        document,
-        fields,
-        marks,
-        number=("CONCAT(%s, LPAD(v_n, GREATEST(4, CHAR_LENGTH(v_n)), '0'))", [series]),
-    )
-    sql.append(f"{head}{row}; SET v_doc = LAST_INSERT_ID();")
-    params += row_params
+    _numbered_document(document, series, sql, params)
     head, fields, marks = _insert_parts(DocumentLine, connection.vendor)
     position = {}
     for i, line in enumerate(lines):
@@ -525,11 +537,116 @@ def post_new(
         cursor.execute(" ".join(sql), params)
         result = cursor.fetchone()
     for obj, pk in [(document, result[1]), *zip(lines, result[2:], strict=True)]:
-        obj.pk = pk
-        obj._state.adding = False
-        obj._state.db = connection.alias
+        _saved(obj, pk)
     for entry in entries:
         entry.document_id, entry.line_id = document.pk, entry.line.pk
-        entry._state.adding = False
-        entry._state.db = connection.alias
+        _saved(entry, None)
     return int(result[0])
+
+
+@dataclass
+class IssueWrite:
+    """What ``post_issue`` found under the stock row's lock and wrote: the row's id (None: no
+    row), its quantity, value and average cost before the issue (None without a row), the
+    value taken (None: refused, nothing written) and the sequence's new value."""
+
+    stock_id: int | None
+    quantity: Decimal | None
+    value: Decimal | None
+    average: Decimal | None
+    taken: Decimal | None
+    sequence: int | None
+
+
+def _declare(name: str, model: type[models.Model], field: str) -> str:
+    return f"DECLARE {name} {model._meta.get_field(field).db_type(connection)};"
+
+
+def post_issue(
+    document: Document, line: DocumentLine, entry: LedgerEntry, *, series: str, now
+) -> IssueWrite:
+    """Post a new one-line issue document (MariaDB, outside any open transaction) in one
+    statement that opens and ends its own transaction: lock the (item, warehouse) stock row,
+    refuse (roll back, write nothing) if it holds less than the line's quantity, else take
+    the quantity at the row's average cost as ``documents._Balance.take`` does (the value
+    rounded half up to the cent, never more than the value held, all of it when the balance
+    reaches zero), number and insert the document, its line, the ledger entry, update the
+    stock row and commit. Any error rolls back before it is raised (exit handler): no
+    transaction is left open. The row stays locked only while the database runs the
+    statement, not while this process computes between two round trips.
+
+    The line's unit cost and amount and the entry's balance, cost and values are written by
+    the statement; the caller sets them on the objects from the answer."""
+    stock_meta = Stock._meta
+    stock_table = _qn(stock_meta.db_table)
+    qty, value, average, updated = (
+        _qn(stock_meta.get_field(n).column)
+        for n in ("quantity", "value", "average_cost", "updated_at")
+    )
+    sql = [
+        "BEGIN NOT ATOMIC DECLARE v_id BIGINT; DECLARE v_n BIGINT; DECLARE v_doc BIGINT; "
+        "DECLARE v_line BIGINT;",
+        _declare("v_req", Stock, "quantity"),
+        _declare("v_q", Stock, "quantity"),
+        _declare("v_v", Stock, "value"),
+        _declare("v_a", Stock, "average_cost"),
+        _declare("v_taken", Stock, "value"),
+        "DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_id = NULL; "  # noqa: S608 (names)
+        "DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END; "
+        # Typed: the quantity arrives as text and must be exact decimal arithmetic.
+        "SET v_req = %s; START TRANSACTION; "
+        f"SELECT {_qn(stock_meta.pk.column)}, {qty}, {value}, {average} "
+        f"INTO v_id, v_q, v_v, v_a FROM {stock_table} "
+        f"WHERE {_qn(stock_meta.get_field('item').column)} = %s "
+        f"AND {_qn(stock_meta.get_field('warehouse').column)} = %s FOR UPDATE; "
+        "IF v_id IS NULL OR v_q < v_req THEN ROLLBACK; ELSE "
+        "SET v_taken = IF(v_req >= v_q, v_v, LEAST(ROUND(v_req * v_a, 2), v_v));",
+    ]
+    params: list = [
+        stock_meta.get_field("quantity").get_db_prep_save(line.quantity, connection),
+        line.item_id,
+        line.warehouse_id,
+    ]
+    _numbered_document(document, series, sql, params)
+    head, fields, marks = _insert_parts(DocumentLine, connection.vendor)
+    row, row_params = _values(
+        line,
+        fields,
+        marks,
+        document_id=("v_doc", []),
+        unit_cost=("v_a", []),
+        amount=("v_taken", []),
+    )
+    sql.append(f"{head}{row}; SET v_line = LAST_INSERT_ID();")
+    params += row_params
+    head, fields, marks = _insert_parts(LedgerEntry, connection.vendor)
+    row, row_params = _values(
+        entry,
+        fields,
+        marks,
+        document_id=("v_doc", []),
+        line_id=("v_line", []),
+        quantity=("-v_req", []),
+        balance_after=("v_q - v_req", []),
+        unit_cost=("v_a", []),
+        value_change=("-v_taken", []),
+        value_after=("v_v - v_taken", []),
+    )
+    sql.append(f"{head}{row};")
+    params += row_params
+    sql.append(
+        f"UPDATE {stock_table} SET {qty} = v_q - v_req, {value} = v_v - v_taken, "  # noqa: S608
+        f"{updated} = %s WHERE {_qn(stock_meta.pk.column)} = v_id; COMMIT; END IF; "
+        "SELECT v_id, v_q, v_v, v_a, v_taken, v_n, v_doc, v_line; END"
+    )
+    params.append(stock_meta.get_field("updated_at").get_db_prep_save(now, connection))
+    with connection.cursor() as cursor:
+        cursor.execute(" ".join(sql), params)
+        stock_id, quantity, held, cost, taken, sequence, doc_id, line_id = cursor.fetchone()
+    if stock_id is None or quantity < line.quantity:
+        return IssueWrite(stock_id, quantity, held, cost, None, None)
+    _saved(document, doc_id)
+    _saved(line, line_id)
+    entry.document_id, entry.line_id = doc_id, line_id
+    _saved(entry, None)
+    return IssueWrite(stock_id, quantity, held, cost, taken, int(sequence))

@@ -17,7 +17,7 @@ from django.utils import timezone
 from assets.models import TagSequence
 from inventory import services, signals
 from inventory.models import Document, LedgerEntry
-from inventory.services import statements
+from inventory.services import documents, statements
 
 from .conftest import balance, ledger, receive
 from .factories import ItemFactory, WarehouseFactory
@@ -363,3 +363,137 @@ def test_the_rows_written_in_one_statement_are_prepared_as_model_save_prepares_t
         _head, fields, marks = statements._insert_parts(type(obj), connection.vendor)
         _sql, params = statements._values(obj, fields, marks)
         assert params == [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+
+
+# --- MariaDB: a one-line issue posted by one statement that locks, takes and commits ----------
+
+
+def in_transaction() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT @@in_transaction")
+        return bool(cursor.fetchone()[0])
+
+
+@pytest.fixture
+def mariadb():
+    assert connection.vendor == "mysql" and connection.mysql_is_mariadb
+
+
+@pytest.fixture
+def past_the_free_check(monkeypatch):
+    """As if the stock had gone between the lock-free read and the posting (a race): the
+    locked check inside the statement is the one that refuses."""
+    monkeypatch.setattr(documents._ScanContext, "shortage", lambda self, draft: None)
+
+
+def test_a_scan_issue_is_the_read_and_one_statement_that_commits(
+    mariadb, keeper, warehouse, stocked, person
+):
+    with CaptureQueriesContext(connection) as queries:
+        result = scan(keeper, warehouse, person, 1, key="scanner-9-0010", item=stocked.pk)
+
+    assert result.posted
+    assert len(queries) == 2  # the read; then lock, checks, writes and COMMIT in one
+    write = queries[1]["sql"]
+    assert write.startswith("BEGIN NOT ATOMIC") and "FOR UPDATE" in write and "COMMIT" in write
+    assert not in_transaction()
+    assert documents._issue_in_one_statement(result.document, [result.document.lines.get()])
+    with transaction.atomic():  # inside a caller's transaction: the caller commits
+        assert not documents._issue_in_one_statement(result.document, [result.document.lines.get()])
+
+
+def test_a_scan_issue_refused_under_the_lock_writes_nothing_and_leaves_no_transaction(
+    mariadb, keeper, warehouse, stocked, person, past_the_free_check
+):
+    before = state(stocked, warehouse)
+    sequences = list(TagSequence.objects.values_list("prefix", "last_value"))
+
+    with pytest.raises(services.StockShortage) as exc:
+        scan(keeper, warehouse, person, 2, key="scanner-9-0011", item=stocked.pk)
+    with pytest.raises(services.StockShortage) as never:
+        scan(keeper, warehouse, person, 1, item=ItemFactory(code="INK-2", unit="个").pk)
+
+    assert exc.value.messages == [
+        f"Not enough stock of 硒鼓（TONER-26A） in {warehouse}: 1盒 available, 2盒 requested."
+    ]
+    assert (never.value.available, never.value.requested) == (D("0"), D("1"))
+    assert state(stocked, warehouse) == before
+    assert list(TagSequence.objects.values_list("prefix", "last_value")) == sequences
+    assert not in_transaction()
+
+
+def test_a_scan_issue_failing_inside_its_statement_rolls_back_the_number_it_took(
+    mariadb, keeper, warehouse, person, monkeypatch
+):
+    # given: 3 boxes, one scan posted; then the same key again with the read blind to it, so
+    # the statement takes a number, then its document insert meets the unique key
+    item = receive(keeper, warehouse, ItemFactory(unit="盒"), 3, "2.00")
+    first = scan(keeper, warehouse, person, 1, key="scanner-9-0012", item=item.pk)
+    sequences = list(TagSequence.objects.values_list("prefix", "last_value"))
+    before = state(item, warehouse)
+    read = statements.scan_read
+
+    def blind(**kwargs):
+        found = read(**kwargs)
+        found.existing_id = None
+        return found
+
+    monkeypatch.setattr(statements, "scan_read", blind)
+
+    # when
+    again = scan(keeper, warehouse, person, 1, key="scanner-9-0012", item=item.pk)
+
+    # then: the first document answered; the number taken inside the statement rolled back
+    assert (again.posted, again.document.pk) == (False, first.document.pk)
+    assert list(TagSequence.objects.values_list("prefix", "last_value")) == sequences
+    assert state(item, warehouse) == before
+    assert not in_transaction()
+    assert scan(keeper, warehouse, person, 1, item=item.pk).posted  # the connection works
+
+
+def test_scan_issues_take_value_as_the_python_valuation_does(mariadb, keeper, warehouse, person):
+    # Receipts at odd costs and fractional quantities, then issues (some emptying the
+    # balance): each issue's cost, amount, ledger entry and the stock row are what
+    # documents._Balance.take computes from the balance before it.
+    import random
+
+    from inventory.models import Stock
+    from inventory.services.documents import _Balance
+
+    rng = random.Random(8)
+    item = ItemFactory(unit="千克", quantity_decimals=3)
+    for round_ in range(25):
+        held = balance(item, warehouse)
+        if round_ % 3 == 0 or held is None or held[0] == 0:
+            quantity = D(rng.randint(1, 9000)) / 1000
+            receive(keeper, warehouse, item, quantity, f"{rng.randint(1, 99999) / 100:.2f}")
+            continue
+        on_hand, value, average = held
+        quantity = on_hand if rng.random() < 0.2 else min(on_hand, D(rng.randint(1, 3000)) / 1000)
+        expected = _Balance(
+            item=item,
+            warehouse=warehouse,
+            stock=Stock(),
+            quantity=on_hand,
+            value=value,
+            average=average,
+            start_quantity=on_hand,
+        )
+        taken = expected.take(quantity)
+
+        result = scan(keeper, warehouse, person, quantity, item=item.pk)
+
+        line = result.document.lines.get()
+        assert (line.unit_cost, line.amount) == (average, taken)
+        assert ledger(item, warehouse)[-1] == (
+            -quantity,
+            expected.quantity,
+            average,
+            -taken,
+            expected.value,
+        )
+        assert balance(item, warehouse) == (expected.quantity, expected.value, average)
+        # the objects answered carry what was written
+        assert (result.document.lines.get().amount, line.unit_cost) == (taken, average)
+    assert_ledger_is_a_chain(item, warehouse)
+    assert LedgerEntry.objects.filter(item=item, quantity__lt=0).count() >= 10
