@@ -32,7 +32,10 @@ Posting (``_post``) is the only code that changes stock. In one transaction it:
 The hot path (a scanner's one-line issue) is one read for its checks (``_scan``), one locked
 read and five writes: sequence, document, line, ledger entry, stock row, which on MariaDB go
 as one statement that also commits (``statements.post_new``). A refusal is one locked read
-and a rollback, or only the read when it already shows too little stock (no lock taken).
+and a rollback, or only the read when it already shows too little stock (no lock taken). On
+MariaDB, outside a caller's transaction, a one-line issue without a requisition is the read
+and ONE statement that locks, checks, takes, writes and commits (``_post_issue``,
+``statements.post_issue``; docs/decisions.md 19).
 
 The database's check constraints (quantity and value ≥ 0) are the second guard: if they
 fire, the posting fails with the same ``StockShortage`` message and nothing is saved.

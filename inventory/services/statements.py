@@ -15,8 +15,9 @@ service runs these few statements directly. They stay as correct as the ORM's:
   and from the insert id otherwise (MySQL), as in ``Model.save``.
 
 Only inserts of new rows, the stock row's lock and its update, two lookups by unique
-index (the idempotency key, a warehouse's keeper), a scan's one read (``scan_read``) and a
-new posted document's writes as one MariaDB compound statement (``post_new``) live here;
+index (the idempotency key, a warehouse's keeper), a scan's one read (``scan_read``), a
+new posted document's writes as one MariaDB compound statement (``post_new``) and a one-line
+issue locked, valued, written and committed by one such statement (``post_issue``) live here;
 the rules (what is locked, in which order, what may be written) stay in ``documents.py``.
 Model ``save()`` methods and signals are not involved: the guards of ``Document.save`` /
 ``DocumentLine.save`` refuse writes to posted documents, and these statements write only the
