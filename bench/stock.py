@@ -449,7 +449,8 @@ def bench_stockout(args, keeper, warehouse, person) -> None:
     if gaps:
         print(
             f"# hot row: a posting got through every {statistics.median(gaps):.1f} ms "
-            f"(median; mean {statistics.mean(gaps):.1f} ms) while {len(ok)} postings queued on its lock"
+            f"(median; mean {statistics.mean(gaps):.1f} ms) while {len(ok)} postings queued "
+            "on its lock"
         )
     if refused:
         print(f"# a refusal says: {refused[0][1].get('message')}")
