@@ -644,7 +644,7 @@ def post_issue(
     with connection.cursor() as cursor:
         cursor.execute(" ".join(sql), params)
         stock_id, quantity, held, cost, taken, sequence, doc_id, line_id = cursor.fetchone()
-    if stock_id is None or quantity < line.quantity:
+    if taken is None:  # refused: set only once the check passed
         return IssueWrite(stock_id, quantity, held, cost, None, None)
     _saved(document, doc_id)
     _saved(line, line_id)

@@ -908,31 +908,22 @@ def stocktake_scan(
         replay = _replay(stocktake_id, scan_uuid)
         if replay is not None:
             return replay
+    scan = {
+        "actor": actor,
+        "stocktake_id": stocktake_id,
+        "scan_id": scan_uuid,
+        "code": code,
+        "location_id": location_id,
+        "holder": person,
+        "note": note,
+    }
     try:
         if not photo and _scans_in_one_statement():
-            outcome = _scan_in_one_statement(
-                actor=actor,
-                stocktake_id=stocktake_id,
-                scan_id=scan_uuid,
-                code=code,
-                location_id=location_id,
-                holder=person,
-                note=note,
-            )
+            outcome = _scan_in_one_statement(**scan)
             if outcome is not None:
                 return outcome
         with transaction.atomic(), connection.cursor() as cursor:
-            return _scan(
-                cursor,
-                actor=actor,
-                stocktake_id=stocktake_id,
-                scan_id=scan_uuid,
-                code=code,
-                location_id=location_id,
-                holder=person,
-                note=note,
-                photo=photo,
-            )
+            return _scan(cursor, photo=photo, **scan)
     except IntegrityError:
         replay = _replay(stocktake_id, scan_uuid)
         if replay is None:
