@@ -464,8 +464,7 @@ def _issue_in_one_statement(document: Document, lines: Sequence[DocumentLine]) -
         and len(lines) == 1
         and lines[0].direction == Direction.OUT
         and not document.requisition_id
-        and statements.writes_in_one_statement()
-        and connection.get_autocommit()
+        and statements.commits_in_one_statement()
     )
 
 

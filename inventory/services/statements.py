@@ -383,6 +383,21 @@ def writes_in_one_statement() -> bool:
     return connection.vendor == "mysql" and connection.mysql_is_mariadb
 
 
+def commits_in_one_statement() -> bool:
+    """Whether a hot path may send one compound statement that opens and commits its own
+    transaction (``OWN_TRANSACTION``): on MariaDB, with no transaction open on the connection
+    (never inside a caller's ``atomic``, whose commit is the caller's)."""
+    return writes_in_one_statement() and connection.get_autocommit()
+
+
+# Ends the declarations of a compound statement that owns its transaction: any error rolls
+# back what the statement did before it is raised, so the connection is never left inside a
+# transaction; then the transaction starts. The statement ends it with COMMIT or ROLLBACK.
+OWN_TRANSACTION = (
+    "DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END; START TRANSACTION;"
+)
+
+
 @cache
 def _insert_parts(model: type[models.Model], vendor: str) -> tuple[str, list, list[str]]:
     """``INSERT INTO t (cols) VALUES ``, the fields, and each field's placeholder."""
@@ -592,10 +607,10 @@ def post_issue(
         _declare("v_v", Stock, "value"),
         _declare("v_a", Stock, "average_cost"),
         _declare("v_taken", Stock, "value"),
-        "DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_id = NULL; "  # noqa: S608 (names)
-        "DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END; "
+        "DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_id = NULL;",
+        OWN_TRANSACTION,
         # Typed: the quantity arrives as text and must be exact decimal arithmetic.
-        "SET v_req = %s; START TRANSACTION; "
+        "SET v_req = %s; "  # noqa: S608 (names)
         f"SELECT {_qn(stock_meta.pk.column)}, {qty}, {value}, {average} "
         f"INTO v_id, v_q, v_v, v_a FROM {stock_table} "
         f"WHERE {_qn(stock_meta.get_field('item').column)} = %s "

@@ -54,7 +54,7 @@ from ..models_stocktake import (
     StocktakeScan,
 )
 from .common import user_manages_warehouse
-from .statements import writes_in_one_statement
+from .statements import OWN_TRANSACTION, commits_in_one_statement
 
 PERM_MANAGE = "inventory.manage_stocktake"
 PERM_COUNT = "inventory.count_stocktake"
@@ -665,8 +665,7 @@ def _record_sql(read, find, insert_head, marks, scan_columns) -> dict[str, str]:
         f"BEGIN NOT ATOMIC DECLARE v_status {status_type}; DECLARE v_kind {kind_type}; "  # noqa: S608
         "DECLARE v_found INT DEFAULT 0; "
         "DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_status = NULL; "
-        "DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END; "
-        "START TRANSACTION; "
+        f"{OWN_TRANSACTION} "
         f"SELECT {status}, {kind} INTO v_status, v_kind FROM {table} "
         f"WHERE {pk} = %s LOCK IN SHARE MODE; "
         "IF v_status = %s AND v_kind = %s THEN "
@@ -1081,7 +1080,7 @@ def _insert_params(
 def _scans_in_one_statement() -> bool:
     """Whether a scan can be written by ``_scan_in_one_statement``: on MariaDB (anonymous
     compound statements), when no transaction is open (the statement commits its own)."""
-    return writes_in_one_statement() and connection.get_autocommit()
+    return commits_in_one_statement()
 
 
 def _scan_in_one_statement(
